@@ -1,0 +1,316 @@
+package query
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// tri is a three-valued truth: conditions on missing paths or mismatched
+// types are undefined rather than false, which matters under NOT.
+type tri uint8
+
+const (
+	triFalse tri = iota
+	triTrue
+	triUndef
+)
+
+func triOf(b bool) tri {
+	if b {
+		return triTrue
+	}
+	return triFalse
+}
+
+// cond is a compiled WHERE condition.
+type cond interface {
+	eval(doc map[string]any) tri
+}
+
+// kind is the JSON type of a value.
+type kind uint8
+
+const (
+	kUndef kind = iota
+	kNull
+	kBool
+	kNumber
+	kString
+	kObject
+	kArray
+)
+
+// value is a scalar view of a JSON value, built without allocating. Objects
+// and arrays only carry their kind: nothing compares them.
+type value struct {
+	kind kind
+	b    bool
+	f    float64
+	s    string
+}
+
+// valueOf converts a decoded JSON value; ok false means undefined.
+func valueOf(v any, ok bool) value {
+	if !ok {
+		return value{}
+	}
+	switch v := v.(type) {
+	case nil:
+		return value{kind: kNull}
+	case string:
+		return value{kind: kString, s: v}
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return value{}
+		}
+		return value{kind: kNumber, f: f}
+	case bool:
+		return value{kind: kBool, b: v}
+	case float64:
+		return value{kind: kNumber, f: v}
+	case int:
+		return value{kind: kNumber, f: float64(v)}
+	case int64:
+		return value{kind: kNumber, f: float64(v)}
+	case map[string]any:
+		return value{kind: kObject}
+	case []any:
+		return value{kind: kArray}
+	}
+	return value{}
+}
+
+// compare orders a and b; ok is false when they are not comparable.
+func compare(a, b value) (c int, ok bool) {
+	if a.kind != b.kind {
+		return 0, false
+	}
+	switch a.kind {
+	case kNull:
+		return 0, true
+	case kBool:
+		switch {
+		case a.b == b.b:
+			return 0, true
+		case b.b:
+			return -1, true
+		}
+		return 1, true
+	case kNumber:
+		switch {
+		case a.f < b.f:
+			return -1, true
+		case a.f > b.f:
+			return 1, true
+		}
+		return 0, true
+	case kString:
+		return strings.Compare(a.s, b.s), true
+	}
+	return 0, false
+}
+
+// seg is one step of a path: a member name, or an array index when idx >= 0.
+type seg struct {
+	key string
+	idx int
+}
+
+// path is a sequence of steps from the document root.
+type path []seg
+
+// lookup follows p in doc; ok is false when some step is missing.
+func (p path) lookup(doc map[string]any) (any, bool) {
+	var cur any = doc
+	for _, s := range p {
+		if s.idx >= 0 {
+			a, isArr := cur.([]any)
+			if !isArr || s.idx >= len(a) {
+				return nil, false
+			}
+			cur = a[s.idx]
+			continue
+		}
+		m, isObj := cur.(map[string]any)
+		if !isObj {
+			return nil, false
+		}
+		v, found := m[s.key]
+		if !found {
+			return nil, false
+		}
+		cur = v
+	}
+	return cur, true
+}
+
+// isRoot reports whether p is the single root field name.
+func (p path) isRoot(name string) bool {
+	return len(p) == 1 && p[0].idx < 0 && p[0].key == name
+}
+
+// operand is a path or, when path is nil, a literal.
+type operand struct {
+	path path
+	lit  value
+}
+
+func (o *operand) get(doc map[string]any) value {
+	if o.path == nil {
+		return o.lit
+	}
+	return valueOf(o.path.lookup(doc))
+}
+
+// op is a comparison operator.
+type op uint8
+
+const (
+	opEq op = iota
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+)
+
+// cmpCond is `l op r`.
+type cmpCond struct {
+	op   op
+	l, r operand
+}
+
+func (c *cmpCond) eval(doc map[string]any) tri {
+	n, ok := compare(c.l.get(doc), c.r.get(doc))
+	if !ok {
+		return triUndef
+	}
+	switch c.op {
+	case opEq:
+		return triOf(n == 0)
+	case opNe:
+		return triOf(n != 0)
+	case opLt:
+		return triOf(n < 0)
+	case opLe:
+		return triOf(n <= 0)
+	case opGt:
+		return triOf(n > 0)
+	}
+	return triOf(n >= 0)
+}
+
+// inCond is `x IN list`, or `x NIN list` when negate is set.
+type inCond struct {
+	x      operand
+	list   []value
+	negate bool
+}
+
+func (c *inCond) eval(doc map[string]any) tri {
+	v := c.x.get(doc)
+	if v.kind == kUndef {
+		return triUndef
+	}
+	found := false
+	for _, e := range c.list {
+		if n, ok := compare(v, e); ok && n == 0 {
+			found = true
+			break
+		}
+	}
+	return triOf(found != c.negate)
+}
+
+// andCond is true when every part is; false as soon as one is false.
+type andCond []cond
+
+func (c andCond) eval(doc map[string]any) tri {
+	r := triTrue
+	for _, k := range c {
+		switch k.eval(doc) {
+		case triFalse:
+			return triFalse
+		case triUndef:
+			r = triUndef
+		}
+	}
+	return r
+}
+
+// orCond is true as soon as one part is; false when every part is.
+type orCond []cond
+
+func (c orCond) eval(doc map[string]any) tri {
+	r := triFalse
+	for _, k := range c {
+		switch k.eval(doc) {
+		case triTrue:
+			return triTrue
+		case triUndef:
+			r = triUndef
+		}
+	}
+	return r
+}
+
+// notCond negates a defined condition.
+type notCond struct{ c cond }
+
+func (c notCond) eval(doc map[string]any) tri {
+	switch c.c.eval(doc) {
+	case triTrue:
+		return triFalse
+	case triFalse:
+		return triTrue
+	}
+	return triUndef
+}
+
+// typeCond is IS_DEFINED, IS_NULL, IS_STRING, ...: true when the value's
+// kind is in the set, never undefined.
+type typeCond struct {
+	x     operand
+	kinds uint8 // bit set of kind
+}
+
+func (c *typeCond) eval(doc map[string]any) tri {
+	return triOf(c.kinds&(1<<c.x.get(doc).kind) != 0)
+}
+
+// strFunc is a string predicate such as STARTSWITH.
+type strFunc uint8
+
+const (
+	fnStartsWith strFunc = iota
+	fnEndsWith
+	fnContains
+)
+
+// strCond is STARTSWITH(a, b[, ignoreCase]), ENDSWITH or CONTAINS:
+// undefined unless a and b are strings.
+type strCond struct {
+	fn         strFunc
+	a, b       operand
+	ignoreCase bool
+}
+
+func (c *strCond) eval(doc map[string]any) tri {
+	a, b := c.a.get(doc), c.b.get(doc)
+	if a.kind != kString || b.kind != kString {
+		return triUndef
+	}
+	s, t := a.s, b.s
+	if c.ignoreCase {
+		s, t = strings.ToLower(s), strings.ToLower(t)
+	}
+	switch c.fn {
+	case fnStartsWith:
+		return triOf(strings.HasPrefix(s, t))
+	case fnEndsWith:
+		return triOf(strings.HasSuffix(s, t))
+	}
+	return triOf(strings.Contains(s, t))
+}
