@@ -135,12 +135,11 @@ func (p *parser) selectList(q *Query) error {
 		q.count = true
 		q.countAlias = DefaultCountAlias
 		if p.keyword("AS") {
-			t := p.cur()
-			if t.kind != tokIdent {
-				return p.fail("a name")
+			name, err := p.alias()
+			if err != nil {
+				return err
 			}
-			p.next()
-			q.countAlias = t.text
+			q.countAlias = name
 		}
 		return nil
 	}
@@ -159,12 +158,9 @@ func (p *parser) selectList(q *Query) error {
 			name = "$" + strconv.Itoa(len(q.fields)+1)
 		}
 		if p.keyword("AS") {
-			t := p.cur()
-			if t.kind != tokIdent {
-				return p.fail("a name")
+			if name, err = p.alias(); err != nil {
+				return err
 			}
-			p.next()
-			name = t.text
 		}
 		if seen[name] {
 			return p.failAt(start, "duplicate name "+strconv.Quote(name)+" in SELECT; use AS to rename")
@@ -175,6 +171,16 @@ func (p *parser) selectList(q *Query) error {
 			return nil
 		}
 	}
+}
+
+// alias parses the name after AS.
+func (p *parser) alias() (string, error) {
+	t := p.cur()
+	if t.kind != tokIdent || isReserved(t) {
+		return "", p.fail("a name")
+	}
+	p.next()
+	return t.text, nil
 }
 
 func (p *parser) source(q *Query) error {
