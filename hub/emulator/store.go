@@ -39,3 +39,11 @@ type Tx interface {
 
 // ErrReadOnly is returned by Put and Delete in a View.
 var ErrReadOnly = errors.New("emulator: write in a read-only transaction")
+
+// ErrClosed is returned by View and Update after Close.
+var ErrClosed = errors.New("emulator: store is closed")
+
+var (
+	errEmptyKey = errors.New("empty key")
+	errTxDone   = errors.New("emulator: transaction used after its function returned")
+)
