@@ -127,7 +127,10 @@ func TestRequests(t *testing.T) {
 			_, err := c.UpdateModuleTwin(ctx, "d1", "m1", []byte(`{"properties":{"desired":{"x":1}}}`), Unconditional())
 			return err
 		}, "PATCH", "/twins/d1/modules/m1", "", `"*"`, `"desired":{"x":1}`},
-		{"ReplaceTwin", func(c *Client) error { _, err := c.ReplaceTwin(ctx, "d1", []byte(`{"tags":{}}`), IfMatch("t1")); return err },
+		{"ReplaceTwin", func(c *Client) error {
+			_, err := c.ReplaceTwin(ctx, "d1", []byte(`{"tags":{}}`), IfMatch("t1"))
+			return err
+		},
 			"PUT", "/twins/d1", "", `"t1"`, `{"tags":{}}`},
 		{"ReplaceModuleTwin", func(c *Client) error {
 			_, err := c.ReplaceModuleTwin(ctx, "d1", "m1", []byte(`{"tags":{}}`), IfMatch("t1"))
