@@ -1,0 +1,224 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/hub/emulator/query"
+)
+
+// Paging of query results.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+	tokenFormat     = 1
+)
+
+// Query response headers.
+const (
+	headerContinuation = "x-ms-continuation"
+	headerMaxItems     = "x-ms-max-item-count"
+	headerItemType     = "x-ms-item-type"
+)
+
+// queryTwins answers POST /devices/query (SPEC section 7). A continuation
+// token holds the key of the last twin returned, so the next page seeks
+// straight to it whatever its depth.
+func (e *Emulator) queryTwins(q *request) (response, error) {
+	m, err := members(q.body)
+	if err != nil {
+		return response{}, formatError(err)
+	}
+	text, err := stringMember(m, "query")
+	if err != nil {
+		return response{}, err
+	}
+	if strings.TrimSpace(text) == "" {
+		return response{}, badRequest("The query is empty.")
+	}
+	qry, err := query.Parse(text)
+	if err != nil {
+		var se *query.SyntaxError
+		if errors.As(err, &se) {
+			return response{}, badRequest("Invalid query: %s", se.Error())
+		}
+		return response{}, badRequest("Invalid query: %v", err)
+	}
+	pageSize := defaultPageSize
+	if h := q.Header.Get(headerMaxItems); h != "" {
+		if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
+			pageSize = min(max(n, 1), maxPageSize)
+		}
+	}
+	tok, err := parseContinuation(q.Header.Get(headerContinuation))
+	if err != nil {
+		return response{}, err
+	}
+
+	prefix := prefixDevice
+	if qry.From() == query.Modules {
+		prefix = prefixModule
+	}
+	if p, ok := qry.DeviceIDPrefix(); ok {
+		prefix = append(append([]byte(nil), prefix...), p...)
+	}
+	if qry.IsCount() {
+		n, err := e.countTwins(qry, prefix)
+		if err != nil {
+			return response{}, err
+		}
+		h := http.Header{}
+		h.Set(headerItemType, "Raw")
+		return response{status: http.StatusOK, header: h,
+			body: []map[string]any{{qry.CountAlias(): n}}}, nil
+	}
+
+	if top, ok := qry.Top(); ok {
+		pageSize = min(pageSize, top-tok.returned)
+		if pageSize <= 0 {
+			return response{status: http.StatusOK, body: []any{}}, nil
+		}
+	}
+	items := make([]any, 0, min(pageSize, 64))
+	var last []byte
+	more := false
+	err = e.store.View(func(tx Tx) error {
+		var ferr error
+		err := tx.Ascend(prefix, tok.after, func(k, v []byte) bool {
+			tw, doc, err := twinDoc(qry.From(), v)
+			if err != nil {
+				ferr = err
+				return false
+			}
+			if !qry.Match(doc) {
+				return true
+			}
+			if len(items) == pageSize {
+				more = true
+				return false
+			}
+			if qry.IsProjection() {
+				items = append(items, qry.Project(doc))
+			} else {
+				items = append(items, tw)
+			}
+			last = append(last[:0], k...)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return ferr
+	})
+	if err != nil {
+		return response{}, err
+	}
+	h := http.Header{}
+	h.Set(headerItemType, "Twin")
+	if qry.IsProjection() {
+		h.Set(headerItemType, "Raw")
+	}
+	if more {
+		h.Set(headerContinuation, continuation{after: last, returned: tok.returned + len(items)}.String())
+	}
+	return response{status: http.StatusOK, header: h, body: items}, nil
+}
+
+func (e *Emulator) countTwins(qry *query.Query, prefix []byte) (int, error) {
+	n := 0
+	err := e.store.View(func(tx Tx) error {
+		var ferr error
+		err := tx.Ascend(prefix, nil, func(_, v []byte) bool {
+			_, doc, err := twinDoc(qry.From(), v)
+			if err != nil {
+				ferr = err
+				return false
+			}
+			if qry.Match(doc) {
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return ferr
+	})
+	return n, err
+}
+
+// twinDoc decodes a stored device or module record into its twin and the
+// twin as a generic document for query evaluation.
+func twinDoc(from query.Source, v []byte) (hub.Twin, map[string]any, error) {
+	var tw hub.Twin
+	var err error
+	if from == query.Modules {
+		var rec *moduleRecord
+		if rec, err = decodeModule(v); err == nil {
+			tw, err = moduleTwin(rec)
+		}
+	} else {
+		var rec *deviceRecord
+		if rec, err = decodeDevice(v); err == nil {
+			tw, err = deviceTwin(rec)
+		}
+	}
+	if err != nil {
+		return tw, nil, err
+	}
+	b, err := json.Marshal(tw)
+	if err != nil {
+		return tw, nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return tw, nil, err
+	}
+	return tw, doc, nil
+}
+
+// continuation is the position of a query page: the key of the last item
+// returned and how many were returned so far (for TOP).
+type continuation struct {
+	after    []byte
+	returned int
+}
+
+// String is the opaque token sent in x-ms-continuation.
+func (c continuation) String() string {
+	b := []byte{tokenFormat}
+	b = binary.AppendUvarint(b, uint64(c.returned))
+	b = append(b, c.after...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func parseContinuation(s string) (continuation, error) {
+	var c continuation
+	if s = strings.TrimSpace(s); s == "" {
+		return c, nil
+	}
+	bad := badRequest("Invalid continuation token.")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 2 || b[0] != tokenFormat {
+		return c, bad
+	}
+	n, size := binary.Uvarint(b[1:])
+	if size <= 0 || n > 1<<31 {
+		return c, bad
+	}
+	c.returned = int(n)
+	c.after = b[1+size:]
+	if len(c.after) == 0 {
+		return c, bad
+	}
+	return c, nil
+}
