@@ -304,7 +304,7 @@ func (c *strCond) eval(doc map[string]any) tri {
 	}
 	s, t := a.s, b.s
 	if c.ignoreCase {
-		s, t = strings.ToLower(s), strings.ToLower(t)
+		return triOf(containsFold(c.fn, s, t))
 	}
 	switch c.fn {
 	case fnStartsWith:
@@ -313,4 +313,25 @@ func (c *strCond) eval(doc map[string]any) tri {
 		return triOf(strings.HasSuffix(s, t))
 	}
 	return triOf(strings.Contains(s, t))
+}
+
+// containsFold is fn ignoring case without allocating. It compares
+// equal-length byte ranges with strings.EqualFold, so it misses the rare
+// letters whose case forms differ in UTF-8 length (such as the Kelvin sign).
+func containsFold(fn strFunc, s, t string) bool {
+	if len(t) > len(s) {
+		return false
+	}
+	switch fn {
+	case fnStartsWith:
+		return strings.EqualFold(s[:len(t)], t)
+	case fnEndsWith:
+		return strings.EqualFold(s[len(s)-len(t):], t)
+	}
+	for i := 0; i+len(t) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(t)], t) {
+			return true
+		}
+	}
+	return false
 }

@@ -236,6 +236,9 @@ func TestMatch(t *testing.T) {
 		{"STARTSWITH(deviceId, 'SENSOR-')", false, false},
 		{"STARTSWITH(deviceId, 'SENSOR-', true)", true, false},
 		{"ENDSWITH(deviceId, '-01')", false, true},
+		{"ENDSWITH(deviceId, '-B1-003', true)", true, false},
+		{"CONTAINS(deviceId, 'B1', true) AND NOT CONTAINS(deviceId, 'B2', true)", true, false},
+		{"CONTAINS(deviceId, 'a-much-longer-needle-than-the-id', true)", false, false},
 		{"CONTAINS(moduleId, 'edge')", false, true},
 		{"NOT STARTSWITH(tags.site.floor, '3')", false, false},
 		// AND/OR with undefined: false AND undefined is false, true OR undefined is true.
@@ -379,5 +382,42 @@ func TestStringEscapes(t *testing.T) {
 				t.Errorf("%s does not equal %q", tt.lit, tt.want)
 			}
 		})
+	}
+}
+
+func BenchmarkMatch(b *testing.B) {
+	doc := decode(b, deviceTwin)
+	benches := []struct{ name, where string }{
+		{"string equal", "status = 'enabled'"},
+		{"number compare", "tags.site.floor > 2"},
+		{"missing path", "tags.nope.deeper = 1"},
+		{"and of three", "status = 'enabled' AND tags.site.building = 'B1' AND properties.reported.temp < 0"},
+		{"in list", "tags.site.building IN ['B3', 'B2', 'B1']"},
+		{"startswith", "STARTSWITH(deviceId, 'sensor-') AND IS_DEFINED(properties.reported.fw)"},
+	}
+	for _, bb := range benches {
+		q, err := Parse("SELECT * FROM devices WHERE " + bb.where)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !q.Match(doc) && bb.name != "missing path" {
+			b.Fatalf("%s: no match", bb.where)
+		}
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				q.Match(doc)
+			}
+		})
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	const text = "SELECT * FROM devices WHERE status = 'enabled' AND tags.site.floor IN [1, 2, 3] AND STARTSWITH(deviceId, 'sensor-')"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(text); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
