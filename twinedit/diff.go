@@ -428,3 +428,47 @@ func Editable(section json.RawMessage) (json.RawMessage, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// ParseDoc reads the text of a one-box editor holding a whole draft:
+// {"tags":{...},"desired":{...}}, or desired under "properties" as the hub
+// writes it. Anything else is refused, naming the path, rather than
+// silently dropped: reported properties belong to the device and the other
+// twin fields to the hub.
+func ParseDoc(text []byte) (Doc, error) {
+	n, err := parse(bytes.TrimSpace(text), false)
+	if err != nil {
+		return Doc{}, err
+	}
+	if n.kind != kObject {
+		return Doc{}, &PathError{Reason: "the draft must be a JSON object"}
+	}
+	var d Doc
+	for i, k := range n.keys {
+		v := n.vals[i]
+		switch k {
+		case "tags":
+			d.Tags = v.raw
+		case "desired":
+			d.Desired = v.raw
+		case "properties":
+			if v.kind != kObject {
+				return Doc{}, &PathError{Path: Path{k}, Reason: "must be a JSON object"}
+			}
+			for j, pk := range v.keys {
+				switch pk {
+				case "desired":
+					d.Desired = v.vals[j].raw
+				case "reported":
+					return Doc{}, &PathError{Path: Path{k, pk}, ReadOnly: true, Reason: "reported properties are written by the device"}
+				default:
+					return Doc{}, &PathError{Path: Path{k, pk}, ReadOnly: true, Reason: "only tags and desired properties can be edited"}
+				}
+			}
+		case "reported":
+			return Doc{}, &PathError{Path: Path{k}, ReadOnly: true, Reason: "reported properties are written by the device"}
+		default:
+			return Doc{}, &PathError{Path: Path{k}, ReadOnly: true, Reason: "only tags and desired properties can be edited"}
+		}
+	}
+	return d, nil
+}
