@@ -185,6 +185,10 @@ func (e *Emulator) Close() error {
 // unknown policy.
 func (e *Emulator) PolicyKey(name string) string { return e.policies[name].Primary }
 
+// PolicySecondaryKey returns the secondary key of a shared access policy,
+// or "" for an unknown policy.
+func (e *Emulator) PolicySecondaryKey(name string) string { return e.policies[name].Secondary }
+
 // ConnectionString returns the iothubowner connection string for a hub at
 // host (host name, with a port if not the default).
 func (e *Emulator) ConnectionString(host string) string {
