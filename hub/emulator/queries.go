@@ -125,6 +125,9 @@ func (e *Emulator) queryTwins(q *request) (response, error) {
 	if qry.IsProjection() {
 		h.Set(headerItemType, "Raw")
 	}
+	if top, ok := qry.Top(); ok && tok.returned+len(items) >= top {
+		more = false
+	}
 	if more {
 		h.Set(headerContinuation, continuation{after: last, returned: tok.returned + len(items)}.String())
 	}
