@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -176,6 +177,10 @@ func (s *boltStore) run() {
 		}
 		s.commit(s, group)
 		clear(group)
+		// Let the callers just released queue their next Updates, or every
+		// other group is only the half that queued during the last commit
+		// (measured with 32 writers: 16 per group without, 24 with).
+		runtime.Gosched()
 	}
 }
 

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -239,5 +240,68 @@ func checkBolt(t *testing.T, path string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkAscendDeep reads a page of 100 keys at the start, middle and end
+// of 1,000 and of 1,000,000 keys: a deep page should cost what the first does.
+func BenchmarkAscendDeep(b *testing.B) {
+	key := func(i int) []byte { return fmt.Appendf(nil, "d/%08d", i) }
+	for _, n := range []int{1_000, 1_000_000} {
+		for _, kind := range []string{"memory", "bolt"} {
+			b.Run(fmt.Sprintf("%s/keys=%d", kind, n), func(b *testing.B) {
+				if n > 1_000 && testing.Short() {
+					b.Skip("builds a store of a million keys")
+				}
+				var s emulator.Store
+				if kind == "memory" {
+					s = emulator.NewMemoryStore()
+				} else {
+					var err error
+					if s, err = emulator.OpenBoltStore(filepath.Join(b.TempDir(), "hub.db")); err != nil {
+						b.Fatal(err)
+					}
+				}
+				defer s.Close()
+				val := bytes.Repeat([]byte("v"), 100)
+				for start := 0; start < n; start += 100_000 {
+					err := s.Update(func(tx emulator.Tx) error {
+						for i := start; i < min(start+100_000, n); i++ {
+							if err := tx.Put(key(i), val); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				pages := []struct {
+					name  string
+					after []byte
+				}{
+					{"first", nil},
+					{"middle", key(n / 2)},
+					{"last", key(n - 101)},
+				}
+				for _, page := range pages {
+					b.Run(page.name, func(b *testing.B) {
+						for b.Loop() {
+							got := 0
+							err := s.View(func(tx emulator.Tx) error {
+								return tx.Ascend([]byte("d/"), page.after, func(k, v []byte) bool {
+									got++
+									return got < 100
+								})
+							})
+							if err != nil || got != 100 {
+								b.Fatalf("page of %d keys, %v", got, err)
+							}
+						}
+					})
+				}
+			})
+		}
 	}
 }
