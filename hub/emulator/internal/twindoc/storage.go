@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/hubdesk/hubdesk/hub"
@@ -54,8 +52,9 @@ func (s *Section) AppendBinary(b []byte) ([]byte, error) {
 }
 
 type binEncoder struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	keys keyStack
 }
 
 func (e *binEncoder) node(v any, m *meta, withMeta bool) {
@@ -75,7 +74,8 @@ func (e *binEncoder) value(v any, m *meta, withMeta bool) {
 	case map[string]any:
 		e.b = append(e.b, 'o')
 		e.b = binary.AppendUvarint(e.b, uint64(len(v)))
-		for _, k := range slices.Sorted(maps.Keys(v)) {
+		keys, mark := e.keys.push(v)
+		for _, k := range keys {
 			e.str(k)
 			var km *meta
 			if m != nil {
@@ -83,6 +83,7 @@ func (e *binEncoder) value(v any, m *meta, withMeta bool) {
 			}
 			e.node(v[k], km, withMeta)
 		}
+		e.keys.pop(mark)
 	case []any:
 		e.b = append(e.b, 'a')
 		e.b = binary.AppendUvarint(e.b, uint64(len(v)))
@@ -149,9 +150,19 @@ func (s *Section) UnmarshalBinary(data []byte) error {
 }
 
 type binDecoder struct {
-	s   string
-	i   int
-	err error
+	s     string
+	i     int
+	err   error
+	metas []meta // allocated in blocks, as a section has a node per property
+}
+
+func (d *binDecoder) newMeta() *meta {
+	if len(d.metas) == 0 {
+		d.metas = make([]meta, 32)
+	}
+	m := &d.metas[0]
+	d.metas = d.metas[1:]
+	return m
 }
 
 // maxNesting bounds recursion on corrupt input; valid sections nest at most
@@ -168,7 +179,8 @@ func (d *binDecoder) node(withMeta bool, depth int) (any, *meta) {
 			d.fail()
 			return nil, nil
 		}
-		m = &meta{updated: time.Unix(sec, int64(nsec)).UTC(), version: int64(ver)}
+		m = d.newMeta()
+		m.updated, m.version = time.Unix(sec, int64(nsec)).UTC(), int64(ver)
 		if sec == zeroUnix && nsec == 0 {
 			m.updated = time.Time{}
 		}

@@ -7,6 +7,11 @@
 // []any and map[string]any; numbers stay json.Number so that they survive
 // exactly. Callers validate with hub.ValidatePatch or hub.ValidateSection
 // before writing, and check Size against the section's limit afterwards.
+//
+// A Section has two encodings: the wire form (MarshalJSON, ParseJSON), as the
+// hub returns it, and a compact binary storage form (MarshalBinary,
+// UnmarshalBinary) that round-trips exactly and decodes several times
+// faster.
 package twindoc
 
 import (
@@ -20,7 +25,8 @@ import (
 )
 
 // Section is one twin section. The zero Section is not usable: use New,
-// ParseJSON or UnmarshalBinary.
+// ParseJSON or UnmarshalBinary. A Section is not safe for concurrent use;
+// the emulator decodes its own copy per request.
 type Section struct {
 	kind    hub.Section
 	props   map[string]any

@@ -3,7 +3,6 @@ package twindoc
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -41,11 +40,13 @@ type jsonEncoder struct {
 	err      error
 	lastTime time.Time // lastText is the formatted lastTime, as most stamps repeat
 	lastText []byte
+	keys     keyStack
 }
 
 // members writes the members of o, sorted by name, without braces.
 func (e *jsonEncoder) members(o map[string]any) {
-	for i, k := range slices.Sorted(maps.Keys(o)) {
+	keys, mark := e.keys.push(o)
+	for i, k := range keys {
 		if i > 0 {
 			e.b = append(e.b, ',')
 		}
@@ -53,6 +54,7 @@ func (e *jsonEncoder) members(o map[string]any) {
 		e.b = append(e.b, ':')
 		e.value(o[k])
 	}
+	e.keys.pop(mark)
 }
 
 func (e *jsonEncoder) value(v any) {
@@ -101,7 +103,9 @@ func (e *jsonEncoder) meta(m *meta, v any) {
 		e.b = strconv.AppendInt(e.b, m.version, 10)
 	}
 	if o, ok := v.(map[string]any); ok {
-		for _, k := range slices.Sorted(maps.Keys(o)) {
+		keys, mark := e.keys.push(o)
+		defer e.keys.pop(mark)
+		for _, k := range keys {
 			km := m.kids[k]
 			if km == nil { // a damaged tree: show the parent's stamp
 				km = &meta{updated: m.updated, version: m.version}
@@ -114,6 +118,24 @@ func (e *jsonEncoder) meta(m *meta, v any) {
 	}
 	e.b = append(e.b, '}')
 }
+
+// keyStack holds the sorted member names of the objects being encoded, one
+// slice of it per nesting level, so that sorting costs no allocation per
+// object.
+type keyStack []string
+
+// push appends the sorted names of o and returns them with the mark to pop.
+func (ks *keyStack) push(o map[string]any) (keys []string, mark int) {
+	mark = len(*ks)
+	for k := range o {
+		*ks = append(*ks, k)
+	}
+	keys = (*ks)[mark:]
+	slices.Sort(keys)
+	return keys, mark
+}
+
+func (ks *keyStack) pop(mark int) { *ks = (*ks)[:mark] }
 
 const hexDigits = "0123456789abcdef"
 
