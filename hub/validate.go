@@ -301,24 +301,22 @@ func (w *walker) value(depth int, inArray bool) error {
 // U+FFFD).
 func (w *walker) str() []byte {
 	start := w.i // the opening quote
-	w.i++
-	plain := true
-	for {
-		c := w.doc[w.i]
-		if c == '"' {
+	escaped := false
+	for i := start + 1; ; {
+		q := i + bytes.IndexByte(w.doc[i:], '"')
+		k := q // a quote after an odd number of backslashes is escaped
+		for w.doc[k-1] == '\\' {
+			k--
+		}
+		escaped = escaped || k < q || bytes.IndexByte(w.doc[i:q], '\\') >= 0
+		if (q-k)%2 == 0 {
+			w.i = q + 1
 			break
 		}
-		if c == '\\' {
-			plain = false
-			w.i++ // the escaped byte can be a quote
-		} else if c >= utf8.RuneSelf {
-			plain = false
-		}
-		w.i++
+		i = q + 1
 	}
-	w.i++
 	raw := w.doc[start:w.i]
-	if plain || (bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw)) {
+	if !escaped && utf8.Valid(raw) {
 		return raw[1 : len(raw)-1]
 	}
 	var s string

@@ -188,6 +188,10 @@ func TestValidateSectionSize(t *testing.T) {
 		{"arrays count their elements", hub.SectionTags, `{"a":[1,"xy",false,{"b":"c"},[]]}`, 1 + 8 + 2 + 4 + 2, false, false},
 		{"strings count decoded UTF-8", hub.SectionTags, `{"é":"\u20ac"}`, 2 + 3, false, false},
 		{"empty", hub.SectionDesired, `{}`, 0, false, false},
+		{"escaped quote in a name", hub.SectionTags, `{"a\"":"\\\\"}`, 2 + 2, false, false},
+		{"quote after an escaped backslash ends a string", hub.SectionTags, `{"k":"\\","l":"x"}`, 2 + 2, false, false},
+		{"escaped quotes and backslashes", hub.SectionTags, `{"k":"\"\\\""}`, 1 + 3, false, false},
+		{"escapes in skipped metadata", hub.SectionDesired, `{"$metadata":{"x\"}":"]\\"},"k":1}`, 9, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,6 +250,7 @@ var validateSeeds = []string{
 	`{}`, `{"a":1}`, `{"a":{"b":null}}`, `{"a":[1,"x",true,{"b":2}]}`, `{"$metadata":{},"$version":1}`,
 	`{"a":4503599627370495}`, `{"a":1e300}`, `{"a":"\u00e9\u0085"}`, levels(10, "1"), levels(11, "1"),
 	`{"a":[null]}`, `{"a.b":1}`, `[1]`, `{"a":1}x`, `{"a":"\ud800"}`, `{"a":1,"a":2}`,
+	`{"a\"":"\\\""}`, `{"$metadata":{"\"":"\\"},"k":"\u0041\n"}`,
 }
 
 // fuzzValidate checks that validate never panics and that a document it
