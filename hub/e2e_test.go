@@ -236,8 +236,12 @@ func TestTwinWrites(t *testing.T) {
 			func(p []byte, cond hub.Condition) (*hub.Twin, error) { return c.ReplaceTwin(ctx, "d", p, cond) }},
 		{"module twin",
 			func() (*hub.Twin, error) { return c.GetModuleTwin(ctx, "d", "m") },
-			func(p []byte, cond hub.Condition) (*hub.Twin, error) { return c.UpdateModuleTwin(ctx, "d", "m", p, cond) },
-			func(p []byte, cond hub.Condition) (*hub.Twin, error) { return c.ReplaceModuleTwin(ctx, "d", "m", p, cond) }},
+			func(p []byte, cond hub.Condition) (*hub.Twin, error) {
+				return c.UpdateModuleTwin(ctx, "d", "m", p, cond)
+			},
+			func(p []byte, cond hub.Condition) (*hub.Twin, error) {
+				return c.ReplaceModuleTwin(ctx, "d", "m", p, cond)
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
