@@ -86,10 +86,13 @@ func (e *ValidationError) Error() string {
 // names, values and depth. A null member value is allowed, as it deletes the
 // member; null anywhere inside an array (also as a member of an object in
 // an array) is not, as arrays are stored whole and cannot hold it. Size is
-// not checked: it depends on the document the patch is applied to. In desired and reported the hub's own
-// top-level $metadata and $version members are skipped, so that a document
-// fetched with GET can be sent back.
+// not checked: it depends on the document the patch is applied to. In
+// desired and reported the hub's own top-level $metadata and $version
+// members are skipped, so that a document fetched with GET can be sent back.
 func ValidatePatch(s Section, patch []byte) error {
+	if s.MaxSize() == 0 {
+		return fmt.Errorf("hub: unknown twin section %q", s)
+	}
 	_, err := walk(s, patch)
 	return err
 }
@@ -101,10 +104,14 @@ func ValidatePatch(s Section, patch []byte) error {
 //
 // Both count depth in levels: an object or array that is a member of the
 // section is at level 1, a member or element of that at level 2, and so on.
-// Arrays count as levels just as objects do (the hub's JSON reader limits
-// both). Level MaxDepth is allowed, with scalars inside it; a container at
-// level MaxDepth+1, even an empty one, is rejected.
+// Arrays count as levels just as objects do (a choice: the hub documents
+// only objects, and counting arrays too errs on the strict side). Level
+// MaxDepth is allowed, with scalars inside it; a container at level
+// MaxDepth+1, even an empty one, is rejected.
 func ValidateSection(s Section, doc []byte) error {
+	if s.MaxSize() == 0 {
+		return fmt.Errorf("hub: unknown twin section %q", s)
+	}
 	size, err := walk(s, doc)
 	if err != nil {
 		return err

@@ -230,6 +230,14 @@ func TestValidateFormatErrors(t *testing.T) {
 	}
 }
 
+func TestValidateUnknownSection(t *testing.T) {
+	for _, fn := range []func(hub.Section, []byte) error{hub.ValidatePatch, hub.ValidateSection} {
+		if err := fn("properties", []byte(`{"a.b":null}`)); err == nil {
+			t.Error("an unknown section validated")
+		}
+	}
+}
+
 func TestValidateName(t *testing.T) {
 	tests := []struct {
 		name string
