@@ -113,8 +113,12 @@ func WithTokenTTL(ttl time.Duration) Option {
 // WithRetry sets how reads (GET and queries) are retried on throttling
 // (429), unavailability (503) and connection errors: at most maxAttempts
 // attempts in all, waiting about base, 2*base, 4*base, ... with jitter, or
-// what the hub's Retry-After asks. maxAttempts 1 disables retries. Writes
-// are never retried. The default is DefaultMaxAttempts and DefaultRetryBase.
+// what the hub's Retry-After asks. A Retry-After longer than 10 seconds, or
+// than the context's deadline allows, ends the call with the hub's error
+// (its RetryAfter says when to come back) instead of waiting. maxAttempts 1
+// disables retries. Writes are never retried: a write that failed in flight
+// may have been applied. The default is DefaultMaxAttempts and
+// DefaultRetryBase.
 func WithRetry(maxAttempts int, base time.Duration) Option {
 	return func(c *Client) error {
 		if maxAttempts < 1 || base < 0 {

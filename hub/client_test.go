@@ -345,6 +345,22 @@ func TestQueryRaw(t *testing.T) {
 	}
 }
 
+func TestQueryTwinsRefusesRawItems(t *testing.T) {
+	c, _ := newTestClient(t, reply{status: 200, header: map[string]string{"x-ms-item-type": "Raw"}, body: `[{"n":42}]`})
+	var n int
+	var errs []error
+	for _, err := range c.QueryTwins(context.Background(), "SELECT COUNT() AS n FROM devices", 0) {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if n != 0 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "not twins") {
+		t.Errorf("got %d twins and errors %v", n, errs)
+	}
+}
+
 func TestQueryTwinsStopsOnError(t *testing.T) {
 	c, _ := newTestClient(t,
 		reply{status: 200, header: map[string]string{"x-ms-continuation": "t"}, body: `[{"deviceId":"a"}]`},

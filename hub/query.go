@@ -86,6 +86,10 @@ func (c *Client) QueryTwins(ctx context.Context, q string, pageSize int) iter.Se
 				yield(Twin{}, err)
 				return
 			}
+			if page.ItemType != "" && page.ItemType != "Twin" {
+				yield(Twin{}, fmt.Errorf("hub: QueryTwins: the query returns %s items, not twins (a projection or aggregate): use Query", page.ItemType))
+				return
+			}
 			twins, err := page.Twins()
 			if err != nil {
 				yield(Twin{}, err)

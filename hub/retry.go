@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -29,6 +31,14 @@ func retryable(ctx context.Context, err error) bool {
 	var he *Error
 	if errors.As(err, &he) {
 		return he.StatusCode == http.StatusTooManyRequests || he.StatusCode == http.StatusServiceUnavailable
+	}
+	// A certificate the client does not trust will not be trusted on the
+	// next attempt either.
+	var certErr *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostnameErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostnameErr) {
+		return false
 	}
 	// Anything else from the transport: connection refused or reset,
 	// EOF before a response.

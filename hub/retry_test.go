@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -174,4 +176,27 @@ func TestRetryRespectsContext(t *testing.T) {
 			t.Errorf("slept %v, want no wait", s.ds)
 		}
 	})
+}
+
+func TestUntrustedCertificateNotRetried(t *testing.T) {
+	f := &flaky{body: "{}"}
+	srv := httptest.NewTLSServer(f)
+	t.Cleanup(srv.Close)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	c, err := New(testConn, WithBaseURL(srv.URL), WithRetry(4, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetDevice(context.Background(), "d"); err == nil {
+		t.Fatal("succeeded with an untrusted certificate")
+	}
+	if got := f.calls.Load(); got != 0 {
+		t.Errorf("%d requests reached the handler", got)
+	}
+	s := &sleeps{}
+	c.sleep = s.sleep
+	c.GetDevice(context.Background(), "d")
+	if len(s.ds) != 0 {
+		t.Errorf("retried a certificate error after waits %v", s.ds)
+	}
 }
