@@ -103,11 +103,14 @@ const (
 	secDesired = "desired"
 )
 
+// sectionPath is the path of a section, with room to grow so that walks
+// appending keys do not allocate at every level.
 func sectionPath(section string) Path {
+	p := make(Path, 0, 16)
 	if section == secTags {
-		return Path{"tags"}
+		return append(p, "tags")
 	}
-	return Path{"properties", "desired"}
+	return append(p, "properties", "desired")
 }
 
 // parseDoc parses both sections. An edited doc is what a person typed:
@@ -192,7 +195,6 @@ func (n *node) without(k string) *node {
 	}
 	c := &node{kind: kObject}
 	c.keys = append(append(c.keys, n.keys[:i]...), n.keys[i+1:]...)
-	c.keyRaw = append(append(c.keyRaw, n.keyRaw[:i]...), n.keyRaw[i+1:]...)
 	c.vals = append(append(c.vals, n.vals[:i]...), n.vals[i+1:]...)
 	return c
 }
@@ -417,7 +419,7 @@ func Editable(section json.RawMessage) (json.RawMessage, error) {
 			compact = append(compact, ',')
 		}
 		first = false
-		compact = append(compact, n.keyRaw[i]...)
+		compact = quoteKey(compact, k)
 		compact = append(compact, ':')
 		compact = append(compact, n.vals[i].raw...)
 	}

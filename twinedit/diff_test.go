@@ -299,7 +299,7 @@ func TestEditable(t *testing.T) {
 			"{\n  \"z\": 1,\n  \"a\": {\n    \"$version\": 2\n  }\n}"},
 		{"keeps order and number text", `{"b":1.50,"a":1e3,"c":12345678901234567890}`,
 			"{\n  \"b\": 1.50,\n  \"a\": 1e3,\n  \"c\": 12345678901234567890\n}"},
-		{"keeps escapes", `{"k\u00e9":"\u00e9\n"}`, "{\n  \"k\\u00e9\": \"\\u00e9\\n\"\n}"},
+		{"keeps value escapes, decodes keys", `{"k\u00e9":"\u00e9\n"}`, "{\n  \"ké\": \"\\u00e9\\n\"\n}"},
 		{"reindents", "{ \"a\" :\n[ 1,2 ] }", "{\n  \"a\": [\n    1,\n    2\n  ]\n}"},
 	}
 	for _, tt := range tests {

@@ -30,14 +30,12 @@ const (
 // numbers and strings are written back exactly as the hub or the person
 // wrote them and objects keep their key order.
 type node struct {
-	kind   kind
-	esc    bool    // a string that contains escapes
-	raw    []byte  // source text; nil for objects built by with
-	num    float64 // value of a number
-	keys   []string
-	keyRaw [][]byte // keys as written, with quotes
-	vals   []*node  // object member values or array elements
-	idx    map[string]int
+	kind kind
+	esc  bool   // a string that contains escapes
+	raw  []byte // source text; nil for objects built by with
+	keys []string
+	vals []*node // object member values or array elements
+	idx  map[string]int
 }
 
 // lookup returns the index of key k in object n, or -1. hint is where the
@@ -94,7 +92,50 @@ type parser struct {
 	data       []byte
 	pos        int
 	pruneNulls bool // drop object members whose value is null
-	slab       []node
+
+	// Nodes and member slices are carved from slabs and members collected
+	// on stacks, so that a twin costs a few dozen allocations, not one or
+	// three per value.
+	slab     []node
+	keySlab  []string
+	valSlab  []*node
+	keyStack []string
+	valStack []*node
+	interned map[string]string // twins repeat the same keys in every object
+}
+
+// carve returns a copy of src cut from slab, capped so that appends to it
+// reallocate rather than overwrite the slab.
+func carve[T any](slab *[]T, src []T) []T {
+	if len(src) == 0 {
+		return nil
+	}
+	if len(src) > len(*slab) {
+		if len(src) > 64 {
+			return append([]T(nil), src...)
+		}
+		*slab = make([]T, 512)
+	}
+	dst := (*slab)[:len(src):len(src)]
+	copy(dst, src)
+	*slab = (*slab)[len(src):]
+	return dst
+}
+
+func (p *parser) intern(raw []byte, esc bool) string {
+	if esc {
+		return decodeString(raw, esc)
+	}
+	b := raw[1 : len(raw)-1]
+	if k, ok := p.interned[string(b)]; ok {
+		return k
+	}
+	if p.interned == nil {
+		p.interned = make(map[string]string)
+	}
+	k := string(b)
+	p.interned[k] = k
+	return k
 }
 
 // parse parses data as one JSON value. With pruneNulls, object members set
@@ -114,7 +155,7 @@ func parse(data []byte, pruneNulls bool) (*node, error) {
 
 func (p *parser) newNode(k kind) *node {
 	if len(p.slab) == 0 {
-		p.slab = make([]node, 64)
+		p.slab = make([]node, 256)
 	}
 	n := &p.slab[0]
 	p.slab = p.slab[1:]
@@ -227,7 +268,9 @@ func (p *parser) number() (*node, error) {
 			return nil, p.numErr()
 		}
 	}
+	hasExp := false
 	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+		hasExp = true
 		p.pos++
 		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
 			p.pos++
@@ -237,12 +280,15 @@ func (p *parser) number() (*node, error) {
 		}
 	}
 	raw := p.data[start:p.pos]
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil {
-		return nil, p.errf(start, "number %s is out of range", raw)
+	// Without an exponent a number this short is well within float64's
+	// range; its value is only needed, and parsed, by equal.
+	if hasExp || len(raw) > 300 {
+		if _, err := strconv.ParseFloat(string(raw), 64); err != nil {
+			return nil, p.errf(start, "number %s is out of range", raw)
+		}
 	}
 	n := p.newNode(kNumber)
-	n.raw, n.num = raw, f
+	n.raw = raw
 	return n, nil
 }
 
@@ -310,13 +356,18 @@ func (p *parser) object(depth int) (*node, error) {
 	start := p.pos
 	p.pos++
 	n := p.newNode(kObject)
-	pruned := false
 	p.skipWS()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		n.raw = p.data[start:p.pos]
 		return n, nil
 	}
+	base, valBase := len(p.keyStack), len(p.valStack) // enclosing arrays share valStack
+	defer func() {
+		p.keyStack, p.valStack = p.keyStack[:base], p.valStack[:valBase]
+	}()
+	var seen map[string]int
+	hasNull := false
 	for {
 		p.skipWS()
 		if p.pos >= len(p.data) {
@@ -331,8 +382,8 @@ func (p *parser) object(depth int) (*node, error) {
 			return nil, err
 		}
 		keyRaw := p.data[keyStart:p.pos]
-		key := decodeString(keyRaw, esc)
-		if n.lookup(key, -1) >= 0 {
+		key := p.intern(keyRaw, esc)
+		if p.duplicate(key, base, &seen) {
 			return nil, p.errf(keyStart, "duplicate key %s", keyRaw)
 		}
 		p.skipWS()
@@ -347,13 +398,15 @@ func (p *parser) object(depth int) (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.keys = append(n.keys, key)
-		n.keyRaw = append(n.keyRaw, keyRaw)
-		n.vals = append(n.vals, v)
-		if n.idx != nil {
-			n.idx[key] = len(n.keys) - 1
+		if v.kind == kNull {
+			hasNull = true
+			if p.pruneNulls {
+				// Keep the key on the stack for duplicate detection only.
+				v = nil
+			}
 		}
-		pruned = pruned || v.kind == kNull
+		p.keyStack = append(p.keyStack, key)
+		p.valStack = append(p.valStack, v)
 		p.skipWS()
 		if p.pos >= len(p.data) {
 			return nil, p.errf(p.pos, "unexpected end of JSON input")
@@ -363,10 +416,16 @@ func (p *parser) object(depth int) (*node, error) {
 			p.pos++
 		case '}':
 			p.pos++
-			n.raw = p.data[start:p.pos]
-			if pruned && p.pruneNulls {
-				n.dropNulls()
+			keys, vals := p.keyStack[base:], p.valStack[valBase:]
+			if hasNull && p.pruneNulls {
+				keys, vals = dropNulls(keys, vals)
+				seen = nil
+			} else {
+				n.raw = p.data[start:p.pos]
 			}
+			n.keys = carve(&p.keySlab, keys)
+			n.vals = carve(&p.valSlab, vals)
+			n.idx = seen
 			return n, nil
 		default:
 			return nil, p.errf(p.pos, "invalid character %s after object key:value pair", quoteChar(p.data[p.pos:]))
@@ -374,16 +433,42 @@ func (p *parser) object(depth int) (*node, error) {
 	}
 }
 
-// dropNulls removes members whose value is null. The source text no longer
-// describes the object, so raw is cleared.
-func (n *node) dropNulls() {
-	keys, keyRaw, vals := n.keys[:0], n.keyRaw[:0], n.vals[:0]
-	for i, v := range n.vals {
-		if v.kind != kNull {
-			keys, keyRaw, vals = append(keys, n.keys[i]), append(keyRaw, n.keyRaw[i]), append(vals, v)
+// duplicate reports whether key is already among the object's keys on the
+// stack from base; past a few keys it keeps an index in *seen, which
+// becomes the object's lookup index.
+func (p *parser) duplicate(key string, base int, seen *map[string]int) bool {
+	keys := p.keyStack[base:]
+	if *seen == nil && len(keys) < 16 {
+		for _, k := range keys {
+			if k == key {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = make(map[string]int, 2*len(keys))
+		for i, k := range keys {
+			(*seen)[k] = i
 		}
 	}
-	n.keys, n.keyRaw, n.vals, n.idx, n.raw = keys, keyRaw, vals, nil, nil
+	if _, ok := (*seen)[key]; ok {
+		return true
+	}
+	(*seen)[key] = len(keys)
+	return false
+}
+
+// dropNulls filters out the members whose value was null, in place. The
+// source text no longer describes the object, so the caller clears raw.
+func dropNulls(keys []string, vals []*node) ([]string, []*node) {
+	k, v := keys[:0], vals[:0]
+	for i, val := range vals {
+		if val != nil {
+			k, v = append(k, keys[i]), append(v, val)
+		}
+	}
+	return k, v
 }
 
 func (p *parser) array(depth int) (*node, error) {
@@ -399,12 +484,14 @@ func (p *parser) array(depth int) (*node, error) {
 		n.raw = p.data[start:p.pos]
 		return n, nil
 	}
+	base := len(p.valStack)
+	defer func() { p.valStack = p.valStack[:base] }()
 	for {
 		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
 		}
-		n.vals = append(n.vals, v)
+		p.valStack = append(p.valStack, v)
 		p.skipWS()
 		if p.pos >= len(p.data) {
 			return nil, p.errf(p.pos, "unexpected end of JSON input")
@@ -415,6 +502,7 @@ func (p *parser) array(depth int) (*node, error) {
 		case ']':
 			p.pos++
 			n.raw = p.data[start:p.pos]
+			n.vals = carve(&p.valSlab, p.valStack[base:])
 			return n, nil
 		default:
 			return nil, p.errf(p.pos, "invalid character %s after array element", quoteChar(p.data[p.pos:]))
@@ -448,7 +536,13 @@ func equal(a, b *node) bool {
 	}
 	switch a.kind {
 	case kNumber:
-		return a.num == b.num || bytes.Equal(a.raw, b.raw)
+		if bytes.Equal(a.raw, b.raw) {
+			return true
+		}
+		// The parser has checked both are numbers within range.
+		fa, _ := strconv.ParseFloat(string(a.raw), 64)
+		fb, _ := strconv.ParseFloat(string(b.raw), 64)
+		return fa == fb
 	case kString:
 		if bytes.Equal(a.raw, b.raw) {
 			return true
@@ -493,7 +587,7 @@ func write(buf []byte, n *node) []byte {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = append(buf, n.keyRaw[i]...)
+			buf = quoteKey(buf, n.keys[i])
 			buf = append(buf, ':')
 			buf = write(buf, v)
 		}

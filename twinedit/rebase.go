@@ -1,7 +1,6 @@
 package twinedit
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -253,7 +252,6 @@ func with(n *node, rel Path, v *node) *node {
 	c := &node{kind: kObject}
 	if n != nil && n.kind == kObject {
 		c.keys = append([]string(nil), n.keys...)
-		c.keyRaw = append([][]byte(nil), n.keyRaw...)
 		c.vals = append([]*node(nil), n.vals...)
 	}
 	k := rel[0]
@@ -268,7 +266,6 @@ func with(n *node, rel Path, v *node) *node {
 	switch {
 	case v == nil && i >= 0:
 		c.keys = append(c.keys[:i], c.keys[i+1:]...)
-		c.keyRaw = append(c.keyRaw[:i], c.keyRaw[i+1:]...)
 		c.vals = append(c.vals[:i], c.vals[i+1:]...)
 		c.idx = nil
 	case v == nil:
@@ -276,7 +273,6 @@ func with(n *node, rel Path, v *node) *node {
 		c.vals[i] = v
 	default:
 		c.keys = append(c.keys, k)
-		c.keyRaw = append(c.keyRaw, quoteKey(nil, k))
 		c.vals = append(c.vals, v)
 		c.idx = nil
 	}
@@ -297,9 +293,44 @@ func (t tree) doc() (Doc, error) {
 }
 
 func indent(n *node) (json.RawMessage, error) {
-	var out bytes.Buffer
-	if err := json.Indent(&out, write(nil, n), "", "  "); err != nil {
-		return nil, fmt.Errorf("twinedit: indenting: %w", err)
+	return writeIndent(nil, n, 0), nil
+}
+
+// writeIndent appends n as json.Indent with two spaces would write it,
+// without a second scan of the text.
+func writeIndent(buf []byte, n *node, depth int) []byte {
+	newline := func(depth int) {
+		buf = append(buf, '\n')
+		for range depth {
+			buf = append(buf, ' ', ' ')
+		}
 	}
-	return out.Bytes(), nil
+	switch {
+	case n.kind == kObject && len(n.keys) > 0:
+		buf = append(buf, '{')
+		for i, v := range n.vals {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			newline(depth + 1)
+			buf = quoteKey(buf, n.keys[i])
+			buf = append(buf, ':', ' ')
+			buf = writeIndent(buf, v, depth+1)
+		}
+		newline(depth)
+		return append(buf, '}')
+	case n.kind == kArray && len(n.vals) > 0:
+		buf = append(buf, '[')
+		for i, v := range n.vals {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			newline(depth + 1)
+			buf = writeIndent(buf, v, depth+1)
+		}
+		newline(depth)
+		return append(buf, ']')
+	default:
+		return write(buf, n)
+	}
 }

@@ -1,6 +1,7 @@
 package twinedit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -97,6 +98,13 @@ func TestRebase(t *testing.T) {
 			}
 			if r.Merged == nil {
 				t.Fatal("Merged = nil")
+			}
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, compactSection(t, string(r.Merged.Tags)), "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			if indented.String() != string(r.Merged.Tags) {
+				t.Errorf("merged is not indented as json.Indent would:\n%s\nwant\n%s", r.Merged.Tags, indented.String())
 			}
 			if !sameJSON(t, r.Merged.Tags, []byte(tt.merged)) {
 				t.Errorf("merged = %s, want %s", r.Merged.Tags, tt.merged)
