@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
 )
 
 // bigSection returns a JSON object of about size bytes shaped like real
@@ -97,4 +99,20 @@ func BenchmarkEncodingJSONBaseline(b *testing.B) {
 
 func TestSaveCase(t *testing.T) {
 	newSaveCase(t).run(t)
+}
+
+// BenchmarkLibraryOnWholeSections is what the save path would cost the
+// library alone if it were handed whole sections rather than the changed
+// paths: the reason sectionPatch reduces them first.
+func BenchmarkLibraryOnWholeSections(b *testing.B) {
+	s := newSaveCase(b)
+	b.SetBytes(int64(len(s.plain)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, pair := range [][2]json.RawMessage{{s.base.Tags, s.mine.Tags}, {s.base.Desired, s.mine.Desired}} {
+			if _, err := jsonpatch.CreateMergePatch(pair[0], pair[1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
