@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/hub/emulator/internal/twindoc"
 	"github.com/hubdesk/hubdesk/hub/emulator/query"
 )
 
@@ -92,12 +92,12 @@ func (e *Emulator) queryTwins(q *request) (response, error) {
 	err = e.store.View(func(tx Tx) error {
 		var ferr error
 		err := tx.Ascend(prefix, tok.after, func(k, v []byte) bool {
-			tw, doc, err := twinDoc(qry.From(), v)
+			row, err := twinDoc(qry.From(), v)
 			if err != nil {
 				ferr = err
 				return false
 			}
-			if !qry.Match(doc) {
+			if !qry.Match(row.doc) {
 				return true
 			}
 			if len(items) == pageSize {
@@ -105,8 +105,13 @@ func (e *Emulator) queryTwins(q *request) (response, error) {
 				return false
 			}
 			if qry.IsProjection() {
-				items = append(items, qry.Project(doc))
+				items = append(items, qry.Project(row.doc))
 			} else {
+				tw, err := row.twin()
+				if err != nil {
+					ferr = err
+					return false
+				}
 				items = append(items, tw)
 			}
 			last = append(last[:0], k...)
@@ -139,12 +144,12 @@ func (e *Emulator) countTwins(qry *query.Query, prefix []byte) (int, error) {
 	err := e.store.View(func(tx Tx) error {
 		var ferr error
 		err := tx.Ascend(prefix, nil, func(_, v []byte) bool {
-			_, doc, err := twinDoc(qry.From(), v)
+			row, err := twinDoc(qry.From(), v)
 			if err != nil {
 				ferr = err
 				return false
 			}
-			if qry.Match(doc) {
+			if qry.Match(row.doc) {
 				n++
 			}
 			return true
@@ -157,36 +162,92 @@ func (e *Emulator) countTwins(qry *query.Query, prefix []byte) (int, error) {
 	return n, err
 }
 
-// twinDoc decodes a stored device or module record into its twin and the
-// twin as a generic document for query evaluation.
-func twinDoc(from query.Source, v []byte) (hub.Twin, map[string]any, error) {
-	var tw hub.Twin
-	var err error
+// queryRow is one stored twin as a query sees it: the document WHERE and
+// projections read, and a way to build the full twin for SELECT *.
+type queryRow struct {
+	doc  map[string]any
+	twin func() (hub.Twin, error)
+}
+
+// twinDoc decodes a stored device or module record into a queryRow. The
+// document is built directly from the record rather than through JSON,
+// since a query may visit every twin; it has every field of the twin
+// except $metadata, which the hub does not let queries filter on either.
+func twinDoc(from query.Source, v []byte) (queryRow, error) {
+	var row queryRow
+	var twin twinRecord
+	doc := make(map[string]any, 20)
+	var auth *hub.AuthenticationMechanism
 	if from == query.Modules {
-		var rec *moduleRecord
-		if rec, err = decodeModule(v); err == nil {
-			tw, err = moduleTwin(rec)
+		rec, err := decodeModule(v)
+		if err != nil {
+			return row, err
 		}
+		m := &rec.Module
+		doc["deviceId"], doc["moduleId"], doc["deviceEtag"] = m.DeviceID, m.ModuleID, m.ETag
+		doc["connectionState"] = string(m.ConnectionState)
+		doc["lastActivityTime"] = m.LastActivityTime.String()
+		doc["cloudToDeviceMessageCount"] = json.Number(strconv.FormatInt(m.CloudToDeviceMessageCount, 10))
+		auth, twin = m.Authentication, rec.Twin
+		row.twin = func() (hub.Twin, error) { return moduleTwin(rec) }
 	} else {
-		var rec *deviceRecord
-		if rec, err = decodeDevice(v); err == nil {
-			tw, err = deviceTwin(rec)
+		rec, err := decodeDevice(v)
+		if err != nil {
+			return row, err
 		}
+		d := &rec.Device
+		doc["deviceId"], doc["deviceEtag"] = d.DeviceID, d.ETag
+		doc["status"], doc["statusReason"] = string(d.Status), d.StatusReason
+		doc["statusUpdateTime"] = d.StatusUpdatedTime.String()
+		doc["connectionState"] = string(d.ConnectionState)
+		doc["lastActivityTime"] = d.LastActivityTime.String()
+		doc["cloudToDeviceMessageCount"] = json.Number(strconv.FormatInt(d.CloudToDeviceMessageCount, 10))
+		doc["capabilities"] = map[string]any{"iotEdge": d.IsEdge()}
+		if d.DeviceScope != "" {
+			doc["deviceScope"] = d.DeviceScope
+		}
+		if len(d.ParentScopes) > 0 {
+			ps := make([]any, len(d.ParentScopes))
+			for i, p := range d.ParentScopes {
+				ps[i] = p
+			}
+			doc["parentScopes"] = ps
+		}
+		auth, twin = d.Authentication, rec.Twin
+		row.twin = func() (hub.Twin, error) { return deviceTwin(rec) }
 	}
+	var tw hub.Twin
+	setTwinAuth(&tw, auth)
+	doc["authenticationType"] = string(tw.AuthenticationType)
+	doc["x509Thumbprint"] = map[string]any{
+		"primaryThumbprint":   tw.X509Thumbprint.PrimaryThumbprint,
+		"secondaryThumbprint": tw.X509Thumbprint.SecondaryThumbprint,
+	}
+	doc["modelId"] = ""
+	st, err := twin.state()
 	if err != nil {
-		return tw, nil, err
+		return row, err
 	}
-	b, err := json.Marshal(tw)
-	if err != nil {
-		return tw, nil, err
+	doc["etag"] = twinETag(st.etagN)
+	doc["version"] = json.Number(strconv.FormatInt(st.version, 10))
+	doc["tags"] = st.tags.Props()
+	doc["properties"] = map[string]any{
+		"desired":  withVersion(st.desired),
+		"reported": withVersion(st.reported),
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return tw, nil, err
+	row.doc = doc
+	return row, nil
+}
+
+// withVersion is a section's properties with its $version beside them.
+func withVersion(s *twindoc.Section) map[string]any {
+	props := s.Props()
+	m := make(map[string]any, len(props)+1)
+	for k, v := range props {
+		m[k] = v
 	}
-	return tw, doc, nil
+	m["$version"] = json.Number(strconv.FormatInt(s.Version(), 10))
+	return m
 }
 
 // continuation is the position of a query page: the key of the last item
