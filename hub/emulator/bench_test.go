@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -73,7 +74,7 @@ func BenchmarkQueryPages(b *testing.B) {
 	n := benchFleet(b)
 	// A token for a page 90% of the way through, made the way the hub makes
 	// them: by paging there.
-	_, deep := h.query(b, "SELECT * FROM devices WHERE deviceId >= 'sensor-"+strconv.Itoa(n*9/10)+"'", "", 1)
+	_, deep := h.query(b, fmt.Sprintf("SELECT * FROM devices WHERE deviceId >= 'sensor-%07d'", n*9/10), "", 1)
 	if deep == "" {
 		b.Fatal("no continuation token for the deep page")
 	}
