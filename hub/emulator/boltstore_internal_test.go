@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,8 +78,8 @@ func (s batchStore) Update(fn func(tx Tx) error) error {
 var errBench = errors.New("precondition failed")
 
 // BenchmarkStoreUpdateParallel runs 32 writers, each Update reading and
-// rewriting a 2 KB value, with no failures and with one Update in ten
-// failing after its Put, as a precondition failure would.
+// rewriting a 2 KB value, with no failures, with one Update in ten and
+// with one in two failing after its Put, as precondition failures would.
 func BenchmarkStoreUpdateParallel(b *testing.B) {
 	stores := []struct {
 		name string
@@ -88,7 +90,7 @@ func BenchmarkStoreUpdateParallel(b *testing.B) {
 		{"bolt-retry", func(b *testing.B) Store { return openBench(b, commitRetry) }},
 		{"bolt-Batch", func(b *testing.B) Store { return batchStore{openBench(b, (*boltStore).commitGroup)} }},
 	}
-	for _, failEvery := range []int{0, 10} {
+	for _, failEvery := range []int{0, 10, 2} {
 		for _, st := range stores {
 			pct := 0
 			if failEvery > 0 {
@@ -156,4 +158,23 @@ func openBench(b *testing.B, commit func(*boltStore, []*boltCall)) *boltStore {
 		b.Fatal(err)
 	}
 	return s
+}
+
+// BenchmarkFdatasync measures what the disk charges for one page write and
+// fdatasync, the floor under every durable commit (bbolt syncs twice).
+func BenchmarkFdatasync(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "sync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	page := make([]byte, 4096)
+	for b.Loop() {
+		if _, err := f.WriteAt(page, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
