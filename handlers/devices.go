@@ -296,8 +296,12 @@ func tagSummary(tags json.RawMessage) string {
 			b.WriteString(" ")
 		}
 		v := string(m[k])
-		if len(v) > 40 {
-			v = v[:37] + "…"
+		var str string
+		if json.Unmarshal(m[k], &str) == nil {
+			v = str
+		}
+		if r := []rune(v); len(r) > 40 {
+			v = string(r[:37]) + "…"
 		}
 		b.WriteString(k + "=" + v)
 	}

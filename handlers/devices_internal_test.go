@@ -87,3 +87,19 @@ func FuzzDeviceWhere(f *testing.F) {
 		}
 	})
 }
+
+func TestTagSummary(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{``, ""},
+		{`{}`, ""},
+		{`{"site":"lyon","floor":3,"vip":true}`, "floor=3 site=lyon vip=true"},
+		{`{"a":1,"b":2,"c":3,"d":4,"e":5}`, "a=1 b=2 c=3 d=4 …"},
+		{`{"o":{"x":1}}`, `o={"x":1}`},
+		{`not json`, ""},
+	}
+	for _, tt := range tests {
+		if got := tagSummary([]byte(tt.in)); got != tt.want {
+			t.Errorf("tagSummary(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
