@@ -42,20 +42,10 @@ func (e *Emulator) listDevices(q *request) (response, error) {
 	}
 	devices := make([]hub.Device, 0, min(top, 64))
 	err = e.store.View(func(tx Tx) error {
-		var derr error
-		err := tx.Ascend(prefixDevice, nil, func(_, v []byte) bool {
-			rec, err := decodeDevice(v)
-			if err != nil {
-				derr = err
-				return false
-			}
+		return ascendRecords(tx, prefixDevice, decodeDevice, func(rec *deviceRecord) bool {
 			devices = append(devices, rec.Device)
 			return len(devices) < top
 		})
-		if err != nil {
-			return err
-		}
-		return derr
 	})
 	if err != nil {
 		return response{}, err

@@ -63,20 +63,10 @@ func (e *Emulator) listModules(q *request) (response, error) {
 		if tx.Get(deviceKey(q.id)) == nil {
 			return deviceNotFound(q.id)
 		}
-		var derr error
-		err := tx.Ascend(modulePrefix(q.id), nil, func(_, v []byte) bool {
-			rec, err := decodeModule(v)
-			if err != nil {
-				derr = err
-				return false
-			}
+		return ascendRecords(tx, modulePrefix(q.id), decodeModule, func(rec *moduleRecord) bool {
 			modules = append(modules, rec.Module)
 			return true
 		})
-		if err != nil {
-			return err
-		}
-		return derr
 	})
 	if err != nil {
 		return response{}, err

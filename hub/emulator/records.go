@@ -166,3 +166,21 @@ func sumStats(a, b hub.Statistics) hub.Statistics {
 		DisabledDeviceCount: a.DisabledDeviceCount + b.DisabledDeviceCount,
 	}
 }
+
+// ascendRecords decodes each record under prefix in key order and passes it
+// to fn while fn returns true; the first decoding error stops the walk.
+func ascendRecords[R any](tx Tx, prefix []byte, decode func([]byte) (R, error), fn func(R) bool) error {
+	var derr error
+	err := tx.Ascend(prefix, nil, func(_, v []byte) bool {
+		rec, err := decode(v)
+		if err != nil {
+			derr = err
+			return false
+		}
+		return fn(rec)
+	})
+	if err != nil {
+		return err
+	}
+	return derr
+}
