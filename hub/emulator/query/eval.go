@@ -25,8 +25,22 @@ func triOf(b bool) tri {
 
 // cond is a compiled WHERE condition.
 type cond interface {
-	eval(doc map[string]any) tri
+	eval(doc Doc) tri
 }
+
+// Doc is a document as a condition reads it: one path at a time, so that a
+// caller scanning stored records can answer from the record's bytes without
+// building a map per document. Field returns the value at p, or the zero
+// Value (undefined) when some step of p is missing or of the wrong type: a
+// member step needs an object, an index step an array.
+type Doc interface {
+	Field(p Path) Value
+}
+
+// mapDoc is a decoded document.
+type mapDoc map[string]any
+
+func (m mapDoc) Field(p Path) Value { return valueOf(p.lookup(m)) }
 
 // kind is the JSON type of a value.
 type kind uint8
@@ -41,14 +55,50 @@ const (
 	kArray
 )
 
-// value is a scalar view of a JSON value, built without allocating. Objects
-// and arrays only carry their kind: nothing compares them.
-type value struct {
+// Value is a scalar view of a JSON value, built without allocating. Objects
+// and arrays only carry their kind: nothing compares them. The zero Value is
+// undefined, as a missing path is.
+type Value struct {
 	kind kind
 	b    bool
 	f    float64
 	s    string
 }
+
+// value is the short name the evaluator uses.
+type value = Value
+
+// StringValue is the JSON string s.
+func StringValue(s string) Value { return Value{kind: kString, s: s} }
+
+// NumberValue is the JSON number f.
+func NumberValue(f float64) Value { return Value{kind: kNumber, f: f} }
+
+// NumberText is the JSON number written as text, as json.Number holds it;
+// text that does not parse as a float64 is undefined, as in Match.
+func NumberText(text string) Value {
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return Value{}
+	}
+	return NumberValue(f)
+}
+
+// BoolValue is the JSON boolean b.
+func BoolValue(b bool) Value { return Value{kind: kBool, b: b} }
+
+// NullValue is JSON null.
+func NullValue() Value { return Value{kind: kNull} }
+
+// ObjectValue stands for any JSON object.
+func ObjectValue() Value { return Value{kind: kObject} }
+
+// ArrayValue stands for any JSON array.
+func ArrayValue() Value { return Value{kind: kArray} }
+
+// ValueOf is the Value of a decoded JSON value (see the package comment for
+// the Go types understood).
+func ValueOf(v any) Value { return valueOf(v, true) }
 
 // valueOf converts a decoded JSON value; ok false means undefined.
 func valueOf(v any, ok bool) value {
@@ -61,11 +111,7 @@ func valueOf(v any, ok bool) value {
 	case string:
 		return value{kind: kString, s: v}
 	case json.Number:
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil {
-			return value{}
-		}
-		return value{kind: kNumber, f: f}
+		return NumberText(string(v))
 	case bool:
 		return value{kind: kBool, b: v}
 	case float64:
@@ -112,32 +158,37 @@ func compare(a, b value) (c int, ok bool) {
 	return 0, false
 }
 
-// seg is one step of a path: a member name, or an array index when idx >= 0.
-type seg struct {
-	key string
-	idx int
+// Step is one step of a Path: the member Key of an object, or, when Index
+// is 0 or more, that element of an array.
+type Step struct {
+	Key   string
+	Index int
 }
 
-// path is a sequence of steps from the document root.
-type path []seg
+// Path is a sequence of steps from the document root, such as tags.site or
+// properties.reported.fw[0]. Its first step is always a member name.
+type Path []Step
+
+// path is the short name the parser uses.
+type path = Path
 
 // lookup follows p in doc; ok is false when some step is missing.
 func (p path) lookup(doc map[string]any) (any, bool) {
 	var cur any = doc
 	for _, s := range p {
-		if s.idx >= 0 {
+		if s.Index >= 0 {
 			a, isArr := cur.([]any)
-			if !isArr || s.idx >= len(a) {
+			if !isArr || s.Index >= len(a) {
 				return nil, false
 			}
-			cur = a[s.idx]
+			cur = a[s.Index]
 			continue
 		}
 		m, isObj := cur.(map[string]any)
 		if !isObj {
 			return nil, false
 		}
-		v, found := m[s.key]
+		v, found := m[s.Key]
 		if !found {
 			return nil, false
 		}
@@ -148,7 +199,7 @@ func (p path) lookup(doc map[string]any) (any, bool) {
 
 // isRoot reports whether p is the single root field name.
 func (p path) isRoot(name string) bool {
-	return len(p) == 1 && p[0].idx < 0 && p[0].key == name
+	return len(p) == 1 && p[0].Index < 0 && p[0].Key == name
 }
 
 // operand is a path or, when path is nil, a literal.
@@ -157,11 +208,11 @@ type operand struct {
 	lit  value
 }
 
-func (o *operand) get(doc map[string]any) value {
+func (o *operand) get(doc Doc) value {
 	if o.path == nil {
 		return o.lit
 	}
-	return valueOf(o.path.lookup(doc))
+	return doc.Field(o.path)
 }
 
 // op is a comparison operator.
@@ -182,7 +233,7 @@ type cmpCond struct {
 	l, r operand
 }
 
-func (c *cmpCond) eval(doc map[string]any) tri {
+func (c *cmpCond) eval(doc Doc) tri {
 	n, ok := compare(c.l.get(doc), c.r.get(doc))
 	if !ok {
 		return triUndef
@@ -209,7 +260,7 @@ type inCond struct {
 	negate bool
 }
 
-func (c *inCond) eval(doc map[string]any) tri {
+func (c *inCond) eval(doc Doc) tri {
 	v := c.x.get(doc)
 	if v.kind == kUndef {
 		return triUndef
@@ -227,7 +278,7 @@ func (c *inCond) eval(doc map[string]any) tri {
 // andCond is true when every part is; false as soon as one is false.
 type andCond []cond
 
-func (c andCond) eval(doc map[string]any) tri {
+func (c andCond) eval(doc Doc) tri {
 	r := triTrue
 	for _, k := range c {
 		switch k.eval(doc) {
@@ -243,7 +294,7 @@ func (c andCond) eval(doc map[string]any) tri {
 // orCond is true as soon as one part is; false when every part is.
 type orCond []cond
 
-func (c orCond) eval(doc map[string]any) tri {
+func (c orCond) eval(doc Doc) tri {
 	r := triFalse
 	for _, k := range c {
 		switch k.eval(doc) {
@@ -259,7 +310,7 @@ func (c orCond) eval(doc map[string]any) tri {
 // notCond negates a defined condition.
 type notCond struct{ c cond }
 
-func (c notCond) eval(doc map[string]any) tri {
+func (c notCond) eval(doc Doc) tri {
 	switch c.c.eval(doc) {
 	case triTrue:
 		return triFalse
@@ -276,7 +327,7 @@ type typeCond struct {
 	kinds uint8 // bit set of kind
 }
 
-func (c *typeCond) eval(doc map[string]any) tri {
+func (c *typeCond) eval(doc Doc) tri {
 	return triOf(c.kinds&(1<<c.x.get(doc).kind) != 0)
 }
 
@@ -297,7 +348,7 @@ type strCond struct {
 	ignoreCase bool
 }
 
-func (c *strCond) eval(doc map[string]any) tri {
+func (c *strCond) eval(doc Doc) tri {
 	a, b := c.a.get(doc), c.b.get(doc)
 	if a.kind != kString || b.kind != kString {
 		return triUndef

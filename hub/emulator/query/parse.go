@@ -153,8 +153,8 @@ func (p *parser) selectList(q *Query) error {
 		if err != nil {
 			return err
 		}
-		name := pa[len(pa)-1].key
-		if pa[len(pa)-1].idx >= 0 {
+		name := pa[len(pa)-1].Key
+		if pa[len(pa)-1].Index >= 0 {
 			name = "$" + strconv.Itoa(len(q.fields)+1)
 		}
 		if p.keyword("AS") {
@@ -402,7 +402,7 @@ func (p *parser) operand(what string) (operand, error) {
 // path parses name(.name | ['name'] | [index])*; the current token is an
 // identifier.
 func (p *parser) path() (path, error) {
-	pa := path{{key: p.next().text, idx: -1}}
+	pa := path{{Key: p.next().text, Index: -1}}
 	for {
 		switch {
 		case p.punct("."):
@@ -411,10 +411,10 @@ func (p *parser) path() (path, error) {
 				return nil, p.fail("a property name")
 			}
 			p.next()
-			pa = append(pa, seg{key: t.text, idx: -1})
+			pa = append(pa, Step{Key: t.text, Index: -1})
 		case p.cur().is("[") && p.toks[p.i+1].kind == tokString:
 			p.next()
-			pa = append(pa, seg{key: p.next().text, idx: -1})
+			pa = append(pa, Step{Key: p.next().text, Index: -1})
 			if !p.punct("]") {
 				return nil, p.fail("']'")
 			}
@@ -424,7 +424,7 @@ func (p *parser) path() (path, error) {
 			if t.num < 0 || t.num > math.MaxInt32 || t.num != math.Trunc(t.num) {
 				return nil, p.failAt(t, "array index must be a whole number from 0")
 			}
-			pa = append(pa, seg{idx: int(t.num)})
+			pa = append(pa, Step{Index: int(t.num)})
 			if !p.punct("]") {
 				return nil, p.fail("']'")
 			}

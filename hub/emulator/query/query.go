@@ -124,8 +124,19 @@ func (q *Query) IsProjection() bool { return q.fields != nil }
 // every document when there is none. Match does not look at the source
 // collection: the caller feeds it the documents of From().
 func (q *Query) Match(doc map[string]any) bool {
+	return q.MatchDoc(mapDoc(doc))
+}
+
+// MatchDoc is Match for a document read through Doc: it asks doc for each
+// path the condition reads, as often as the condition reads it, and
+// allocates nothing of its own.
+func (q *Query) MatchDoc(doc Doc) bool {
 	return q.where == nil || q.where.eval(doc) == triTrue
 }
+
+// HasCondition reports whether the query has a WHERE condition; without
+// one every document of From() matches.
+func (q *Query) HasCondition() bool { return q.where != nil }
 
 // Project returns the selected fields of doc, each under its AS name or the
 // last name of its path (tags.site gives "site"). Missing paths are left

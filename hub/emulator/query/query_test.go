@@ -421,3 +421,97 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// fieldDoc answers Field from a table keyed by the path's text, as a caller
+// reading stored records does, and counts the calls.
+type fieldDoc struct {
+	fields map[string]Value
+	calls  int
+}
+
+func (d *fieldDoc) Field(p Path) Value {
+	d.calls++
+	var b strings.Builder
+	for i, s := range p {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if s.Index >= 0 {
+			b.WriteString("[" + string(rune('0'+s.Index)) + "]")
+			continue
+		}
+		b.WriteString(s.Key)
+	}
+	return d.fields[b.String()]
+}
+
+func TestMatchDoc(t *testing.T) {
+	doc := &fieldDoc{fields: map[string]Value{
+		"deviceId":         StringValue("sensor-1"),
+		"status":           StringValue("disabled"),
+		"tags":             ObjectValue(),
+		"tags.floor":       NumberText("3"),
+		"tags.owners":      ArrayValue(),
+		"tags.owners.[0]":  StringValue("ana"),
+		"tags.big":         NumberText("1e999"),
+		"tags.on":          BoolValue(true),
+		"tags.gone":        NullValue(),
+		"properties.temp":  NumberValue(-4.5),
+		"capabilities.iot": BoolValue(false),
+	}}
+	tests := []struct {
+		where string
+		want  bool
+	}{
+		{"", true},
+		{"status = 'disabled' AND tags.floor = 3", true},
+		{"tags.floor >= 3.5", false},
+		{"tags.owners[0] = 'ana'", true},
+		{"IS_OBJECT(tags) AND IS_ARRAY(tags.owners)", true},
+		{"IS_DEFINED(tags.big)", false}, // does not parse as a float64
+		{"tags.on = true AND IS_NULL(tags.gone)", true},
+		{"properties.temp < 0 OR tags.missing = 1", true},
+		{"NOT (tags.missing = 1)", false},
+		{"capabilities.iot IN [false]", true},
+		{"STARTSWITH(deviceId, 'sensor')", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.where, func(t *testing.T) {
+			text := "SELECT * FROM devices"
+			if tt.where != "" {
+				text += " WHERE " + tt.where
+			}
+			q, err := Parse(text)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if q.HasCondition() != (tt.where != "") {
+				t.Errorf("HasCondition = %v", q.HasCondition())
+			}
+			if got := q.MatchDoc(doc); got != tt.want {
+				t.Errorf("MatchDoc = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMatchDocAllocates(t *testing.T) {
+	q, err := Parse("SELECT COUNT() FROM devices WHERE status = 'disabled' AND (tags.floor IN [1, 2, 3] OR CONTAINS(deviceId, 'sen', true))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Doc = rootDoc{"status": StringValue("disabled"), "deviceId": StringValue("sensor-1")}
+	if n := testing.AllocsPerRun(100, func() { q.MatchDoc(d) }); n != 0 {
+		t.Errorf("MatchDoc allocates %v times per call, want 0", n)
+	}
+}
+
+// rootDoc holds root fields only, and looks them up without allocating.
+type rootDoc map[string]Value
+
+func (d rootDoc) Field(p Path) Value {
+	if len(p) != 1 {
+		return Value{}
+	}
+	return d[p[0].Key]
+}
