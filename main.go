@@ -32,6 +32,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "emulator":
 			return runEmulator(ctx, args[1:], getenv, stdout, stderr)
+		case "bench":
+			return runBench(ctx, args[1:], stdout, stderr)
 		case "healthcheck":
 			return runHealthcheck(ctx, args[1:], getenv, stdout)
 		case "serve":
