@@ -63,20 +63,15 @@ func getDevice(tx Tx, id string) (*deviceRecord, error) {
 }
 
 func decodeDevice(v []byte) (*deviceRecord, error) {
-	var rec deviceRecord
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return nil, fmt.Errorf("decode device record: %w", err)
+	if isLegacyRecord(v) {
+		return decodeLegacyDevice(v)
 	}
-	return &rec, nil
+	return decodeBinaryDevice(v)
 }
 
 func putDevice(tx Tx, rec *deviceRecord) error {
 	rec.Device.ETag = identityETag(rec.ETagN)
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode device record: %w", err)
-	}
-	return tx.Put(deviceKey(rec.Device.DeviceID), b)
+	return tx.Put(deviceKey(rec.Device.DeviceID), encodeDevice(nil, rec))
 }
 
 func getModule(tx Tx, id, mid string) (*moduleRecord, error) {
@@ -88,20 +83,15 @@ func getModule(tx Tx, id, mid string) (*moduleRecord, error) {
 }
 
 func decodeModule(v []byte) (*moduleRecord, error) {
-	var rec moduleRecord
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return nil, fmt.Errorf("decode module record: %w", err)
+	if isLegacyRecord(v) {
+		return decodeLegacyModule(v)
 	}
-	return &rec, nil
+	return decodeBinaryModule(v)
 }
 
 func putModule(tx Tx, rec *moduleRecord) error {
 	rec.Module.ETag = identityETag(rec.ETagN)
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode module record: %w", err)
-	}
-	return tx.Put(moduleKey(rec.Module.DeviceID, rec.Module.ModuleID), b)
+	return tx.Put(moduleKey(rec.Module.DeviceID, rec.Module.ModuleID), encodeModule(nil, rec))
 }
 
 // identityETag is the hub's identity etag: base64 of the counter's decimal text.
