@@ -100,6 +100,17 @@ func (h *Handler) Register(e *echo.Echo) {
 	viewer := app.Group("", h.requireRole(storage.RoleViewer))
 	viewer.GET("/", h.showOverview)
 	viewer.GET("/devices", h.listDevices)
+
+	editor := app.Group("", h.requireRole(storage.RoleEditor))
+	admin := app.Group("", h.requireRole(storage.RoleAdmin))
+	for _, twin := range []string{"/devices/:id/twin", "/devices/:id/modules/:mid/twin"} {
+		viewer.GET(twin, h.showTwin)
+		editor.POST(twin+"/edit", h.editTwin)
+		editor.POST(twin+"/review", h.reviewTwin)
+		editor.POST(twin+"/save", h.saveTwin)
+		editor.POST(twin+"/resolve", h.resolveTwin)
+		admin.POST(twin+"/overwrite", h.overwriteTwin)
+	}
 }
 
 // healthz answers while the process is up.

@@ -20,6 +20,9 @@ const (
 	keyUser    = "user"
 	keyIssued  = "issued"
 	keyFlashes = "flash"
+	// keyDraftsSaved holds the saved-draft keys a successful save made
+	// obsolete, for the next page to tell the browser.
+	keyDraftsSaved = "drafts_saved"
 	ctxUser    = "hubdesk.user"
 )
 

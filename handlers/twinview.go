@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/storage"
+	"github.com/hubdesk/hubdesk/views"
+)
+
+// roleOverwrite may overwrite changes made underneath an edit.
+const roleOverwrite = storage.RoleAdmin
+
+// twinFacts is the read-only header of a twin page.
+func twinFacts(tw *hub.Twin) views.TwinFacts {
+	f := views.TwinFacts{
+		ETag:            tw.ETag,
+		DeviceETag:      tw.DeviceETag,
+		Version:         tw.Version,
+		DesiredVersion:  sectionVersion(tw.Properties.Desired),
+		ReportedVersion: sectionVersion(tw.Properties.Reported),
+		Status:          string(tw.Status),
+		StatusReason:    tw.StatusReason,
+		ConnectionState: string(tw.ConnectionState),
+		AuthType:        string(tw.AuthenticationType),
+		ModelID:         tw.ModelID,
+		Edge:            tw.Capabilities != nil && tw.Capabilities.IoTEdge,
+		DeviceScope:     tw.DeviceScope,
+	}
+	if !tw.LastActivityTime.IsZero() {
+		f.LastActivity = tw.LastActivityTime.UTC().Format(time.RFC3339)
+	}
+	return f
+}
+
+// sectionVersion is the $version the hub keeps in a properties section.
+func sectionVersion(section json.RawMessage) int64 {
+	var v struct {
+		Version int64 `json:"$version"`
+	}
+	if len(section) == 0 || json.Unmarshal(section, &v) != nil {
+		return 0
+	}
+	return v.Version
+}
+
+// compare lines up desired and reported properties leaf by leaf, with how
+// long ago the device reported each value (from reported $metadata).
+func compare(now time.Time, desired, reported json.RawMessage) []views.Compared {
+	d := leaves(desired)
+	r := leaves(reported)
+	meta := metadataOf(reported)
+	paths := make([]string, 0, len(d)+len(r))
+	for p := range d {
+		paths = append(paths, p)
+	}
+	for p := range r {
+		if _, ok := d[p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	slices.Sort(paths)
+	out := make([]views.Compared, 0, len(paths))
+	for _, p := range paths {
+		dv, inD := d[p]
+		rv, inR := r[p]
+		row := views.Compared{Path: p, Desired: dv, Reported: rv, Differs: inD && (!inR || dv != rv)}
+		if inR {
+			if t, ok := lastUpdated(meta, p); ok {
+				row.ReportedAgo = ago(now, hub.Time{Time: t})
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// leaves flattens a properties section to dotted paths and compact JSON
+// values; arrays and empty objects are leaves. $metadata and $version are
+// left out.
+func leaves(section json.RawMessage) map[string]string {
+	out := map[string]string{}
+	var root map[string]any
+	dec := json.NewDecoder(bytes.NewReader(section))
+	dec.UseNumber()
+	if len(section) == 0 || dec.Decode(&root) != nil {
+		return out
+	}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if strings.HasPrefix(k, "$") && prefix == "" {
+				continue
+			}
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			if obj, ok := v.(map[string]any); ok && len(obj) > 0 {
+				walk(p, obj)
+				continue
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				continue
+			}
+			out[p] = string(b)
+		}
+	}
+	walk("", root)
+	return out
+}
+
+func metadataOf(section json.RawMessage) map[string]any {
+	var v struct {
+		Metadata map[string]any `json:"$metadata"`
+	}
+	if len(section) == 0 || json.Unmarshal(section, &v) != nil {
+		return nil
+	}
+	return v.Metadata
+}
+
+// lastUpdated finds the $lastUpdated of path in a $metadata tree: the
+// nearest one at or above the path, as the hub stamps arrays and values
+// whole.
+func lastUpdated(meta map[string]any, path string) (time.Time, bool) {
+	var found string
+	node := meta
+	for _, seg := range strings.Split(path, ".") {
+		next, ok := node[seg].(map[string]any)
+		if !ok {
+			break
+		}
+		node = next
+		if s, ok := node["$lastUpdated"].(string); ok {
+			found = s
+		}
+	}
+	if found == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, found)
+	return t, err == nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
