@@ -23,7 +23,7 @@ const (
 	// keyDraftsSaved holds the saved-draft keys a successful save made
 	// obsolete, for the next page to tell the browser.
 	keyDraftsSaved = "drafts_saved"
-	ctxUser    = "hubdesk.user"
+	ctxUser        = "hubdesk.user"
 )
 
 // NewCookieStore returns the session store: cookies signed with hashKey

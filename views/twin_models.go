@@ -20,16 +20,16 @@ func (t TwinTarget) Label() string {
 
 // TwinFacts is the read-only header of a twin page.
 type TwinFacts struct {
-	ETag, DeviceETag               string
-	Version                        int64
+	ETag, DeviceETag                string
+	Version                         int64
 	DesiredVersion, ReportedVersion int64
-	Status, StatusReason           string
-	ConnectionState                string
-	LastActivity                   string
-	AuthType                       string
-	ModelID                        string
-	Edge                           bool
-	DeviceScope                    string
+	Status, StatusReason            string
+	ConnectionState                 string
+	LastActivity                    string
+	AuthType                        string
+	ModelID                         string
+	Edge                            bool
+	DeviceScope                     string
 }
 
 // TwinForm is the edit in progress. Every page of the edit pipeline
