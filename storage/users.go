@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -50,6 +51,7 @@ type User struct {
 	Role      Role
 	Disabled  bool
 	CreatedAt time.Time
+	UpdatedAt time.Time // last change of role, password or disabled
 }
 
 // ErrBadCredentials is returned by Authenticate for an unknown user, a wrong
@@ -59,11 +61,18 @@ var ErrBadCredentials = errors.New("storage: wrong user name or password")
 // ErrUserExists is returned by CreateUser for a name already taken.
 var ErrUserExists = errors.New("storage: user already exists")
 
+// ErrLastAdmin is returned when a change would leave no enabled admin, and
+// with it nobody able to manage accounts from the dashboard.
+var ErrLastAdmin = errors.New("storage: this would leave no enabled admin account")
+
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 12
 
-// bcryptCost is bcrypt's work factor: about 50 ms a sign-in here.
-const bcryptCost = 11
+// maxPasswordLength is bcrypt's limit: it ignores bytes past it.
+const maxPasswordLength = 72
+
+// userLockKey names the lock taken by changes that check the last admin.
+const userLockKey = 0x6875626465736b02 // "hubdesk" + 2
 
 // CreateUser adds an account.
 func (db *DB) CreateUser(ctx context.Context, name, password string, role Role) error {
@@ -73,7 +82,7 @@ func (db *DB) CreateUser(ctx context.Context, name, password string, role Role) 
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
 	}
-	hash, err := hashPassword(password)
+	hash, err := db.hashPassword(password)
 	if err != nil {
 		return err
 	}
@@ -96,7 +105,7 @@ func (db *DB) Authenticate(ctx context.Context, name, password string) (User, er
 	u, err := db.scanUser(ctx, name, &hash)
 	if errors.Is(err, ErrNotFound) {
 		// Spend the same time as a real check so timing does not reveal names.
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(db.dummyHash(), []byte(password))
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -108,30 +117,73 @@ func (db *DB) Authenticate(ctx context.Context, name, password string) (User, er
 	return u, nil
 }
 
-// dummyHash is compared against when the user does not exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password, only for timing"), bcryptCost)
+// dummyHashOnce returns a function giving a hash of the given cost to
+// compare against when the user does not exist, made on first use so that
+// opening a database costs no bcrypt round.
+func dummyHashOnce(cost int) func() []byte {
+	return sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("not a real password, only for timing"), cost)
+		return h
+	})
+}
 
-// User returns the account called name.
+// User returns the account called name, or ErrNotFound.
 func (db *DB) User(ctx context.Context, name string) (User, error) {
 	var hash string
 	return db.scanUser(ctx, name, &hash)
 }
 
+const userColumns = `name, role, disabled, created_at, updated_at`
+
 func (db *DB) scanUser(ctx context.Context, name string, hash *string) (User, error) {
+	row := db.db.QueryRowContext(ctx, `SELECT password_hash, `+userColumns+` FROM users WHERE name = $1`, name)
 	var u User
-	var role, created string
-	err := db.db.QueryRowContext(ctx,
-		`SELECT name, password_hash, role, disabled, created_at FROM users WHERE name = $1`, name).
-		Scan(&u.Name, hash, &role, &u.Disabled, &created)
+	err := scanUserRow(row, &u, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("read user %q: %w", name, err)
 	}
+	return u, nil
+}
+
+// scanUserRow reads userColumns, preceded by the password hash when hash is
+// not nil.
+func scanUserRow(row interface{ Scan(...any) error }, u *User, hash *string) error {
+	var role, created, updated string
+	dest := []any{&u.Name, &role, &u.Disabled, &created, &updated}
+	if hash != nil {
+		dest = append([]any{hash}, dest...)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
 	u.Role = Role(role)
 	u.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
-	return u, nil
+	u.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
+	return nil
+}
+
+// ListUsers returns every account, by name.
+func (db *DB) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []User
+	for rows.Next() {
+		var u User
+		if err := scanUserRow(rows, &u, nil); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
 }
 
 // CountUsers returns how many accounts exist.
@@ -141,15 +193,86 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-func hashPassword(password string) (string, error) {
+// SetRole changes the role of the account called name. It returns
+// ErrNotFound for an unknown name and ErrLastAdmin when it would demote the
+// last enabled admin.
+func (db *DB) SetRole(ctx context.Context, name string, role Role) error {
+	if _, err := ParseRole(string(role)); err != nil {
+		return err
+	}
+	return db.updateUser(ctx, name, role != RoleAdmin, `role = $2`, string(role))
+}
+
+// SetDisabled disables or re-enables the account called name; a disabled
+// account cannot sign in. It returns ErrNotFound for an unknown name and
+// ErrLastAdmin when it would disable the last enabled admin.
+func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	flag := 0
+	if disabled {
+		flag = 1
+	}
+	return db.updateUser(ctx, name, disabled, `disabled = $2`, flag)
+}
+
+// SetPassword replaces the password of the account called name, or returns
+// ErrNotFound.
+func (db *DB) SetPassword(ctx context.Context, name, password string) error {
+	hash, err := db.hashPassword(password)
+	if err != nil {
+		return err
+	}
+	return db.updateUser(ctx, name, false, `password_hash = $2`, hash)
+}
+
+// updateUser sets one column of the account called name. When demotes is
+// true the change may take away admin rights, so it is refused if name is
+// the last enabled admin; the check and the change hold a lock so two
+// admins demoting each other at once cannot both succeed.
+func (db *DB) updateUser(ctx context.Context, name string, demotes bool, set string, value any) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update user %q: %w", name, err)
+	}
+	defer tx.Rollback()
+	if demotes {
+		if err := db.dialect.lock(ctx, tx, userLockKey); err != nil {
+			return fmt.Errorf("update user %q: %w", name, err)
+		}
+		var others, self int
+		err := tx.QueryRowContext(ctx, `SELECT
+			COALESCE(SUM(CASE WHEN name <> $1 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN name = $1 THEN 1 ELSE 0 END), 0)
+			FROM users WHERE role = 'admin' AND disabled = 0`, name).Scan(&others, &self)
+		if err != nil {
+			return fmt.Errorf("update user %q: %w", name, err)
+		}
+		if self == 1 && others == 0 {
+			return ErrLastAdmin
+		}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE users SET `+set+`, updated_at = $3 WHERE name = $1`,
+		name, value, db.now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("update user %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+	}
+	return tx.Commit()
+}
+
+func (db *DB) hashPassword(password string) (string, error) {
 	if len(password) < MinPasswordLength {
 		return "", fmt.Errorf("password must be at least %d characters", MinPasswordLength)
 	}
-	if len(password) > 72 {
-		return "", errors.New("password must be at most 72 bytes (bcrypt's limit)")
+	if len(password) > maxPasswordLength {
+		return "", fmt.Errorf("password must be at most %d bytes (bcrypt's limit)", maxPasswordLength)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
-	return string(h), err
+	h, err := bcrypt.GenerateFromPassword([]byte(password), db.bcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
 }
 
 func checkUserName(name string) error {
