@@ -20,22 +20,22 @@ func testRecords(t testing.TB) ([]*deviceRecord, []*moduleRecord) {
 	devices := []*deviceRecord{gw.rec, demoSensor(rng, 61, gw, now), demoSensor(rng, 62, gw, now)}
 	modules := demoModules(rng, gw.rec, now)
 
-	bare := newDeviceRecord("bare", "", time.Time{})
+	bare := newDeviceRecord("bare", "", time.Time{}, 0)
 	bare.Device.Capabilities = nil
 	bare.ETagN = 1 << 40
-	x509 := newDeviceRecord("x509:é", "637000", now)
+	x509 := newDeviceRecord("x509:é", "637000", now, 7)
 	x509.Device.Authentication = &hub.AuthenticationMechanism{Type: hub.AuthSelfSigned,
 		X509Thumbprint: &hub.X509Thumbprint{PrimaryThumbprint: "AB", SecondaryThumbprint: ""}}
 	x509.Device.StatusUpdatedTime = hub.Time{Time: now.Add(-time.Hour)}
 	x509.Device.CloudToDeviceMessageCount = -3
 	x509.Device.ParentScopes = []string{"a", "", "c"}
-	none := newDeviceRecord("none", "1", now)
+	none := newDeviceRecord("none", "1", now, 0)
 	none.Device.Authentication = &hub.AuthenticationMechanism{Type: hub.AuthNone}
 	none.Device.Status = hub.StatusDisabled
 	none.Device.StatusReason = "gone"
 	devices = append(devices, bare, x509, none)
 
-	m := newModuleRecord("bare", "m", "", time.Time{})
+	m := newModuleRecord("bare", "m", "", time.Time{}, 1<<50)
 	m.Module.CloudToDeviceMessageCount = 7
 	modules = append(modules, m)
 	return devices, modules

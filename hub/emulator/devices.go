@@ -80,34 +80,40 @@ func (e *Emulator) putDevice(q *request) (response, error) {
 		if err != nil {
 			return err
 		}
-		var rec *deviceRecord
-		switch {
-		case cur == nil && cond.present():
-			return deviceNotFound(q.id)
-		case cur == nil:
-			rec = newDeviceRecord(q.id, genID, now)
-		case !cond.present():
-			return errorf(http.StatusConflict, hub.CodeDeviceAlreadyExists,
-				"A device with ID '%s' is already registered.", q.id)
-		case !cond.any && cond.etag != cur.Device.ETag:
-			return preconditionFailed("Device", cur.Device.ETag, cond.etag)
-		default:
+		meta, err := getMeta(tx)
+		if err != nil {
+			return err
+		}
+		rec := cur
+		if cur == nil {
+			rec = newDeviceRecord(q.id, genID, now, meta.ETagFloor)
+		} else {
 			copied := *cur
 			rec = &copied
-			rec.ETagN++
+		}
+		err = checkIdentityPut("Device", cur != nil, rec, cond,
+			func() error { return deviceNotFound(q.id) },
+			func() error {
+				return errorf(http.StatusConflict, hub.CodeDeviceAlreadyExists,
+					"A device with ID '%s' is already registered.", q.id)
+			})
+		if err != nil {
+			return err
 		}
 		wasEdge := rec.Device.IsEdge()
 		applyDeviceInput(rec, in, auth, cur != nil, now)
 		if cur == nil || !wasEdge {
-			if err := ensureSystemModules(tx, rec, systemAuth, now); err != nil {
+			n, err := ensureSystemModules(tx, rec, systemAuth, now, meta.ETagFloor)
+			if err != nil {
 				return err
 			}
+			meta.ModuleCount += n
 		}
-		delta := statsOf(&rec.Device, 1)
+		meta.add(statsOf(&rec.Device, 1))
 		if cur != nil {
-			delta = sumStats(delta, statsOf(&cur.Device, -1))
+			meta.add(statsOf(&cur.Device, -1))
 		}
-		if err := addStats(tx, delta); err != nil {
+		if err := putMeta(tx, meta); err != nil {
 			return err
 		}
 		if err := putDevice(tx, rec); err != nil {
@@ -122,7 +128,9 @@ func (e *Emulator) putDevice(q *request) (response, error) {
 	return response{status: http.StatusOK, body: out, etag: out.ETag}, nil
 }
 
-func newDeviceRecord(id, genID string, now time.Time) *deviceRecord {
+// newDeviceRecord is a device created at now, its etags counting on from
+// the store's etag floor (see registryMeta).
+func newDeviceRecord(id, genID string, now time.Time, floor uint64) *deviceRecord {
 	return &deviceRecord{
 		Device: hub.Device{
 			DeviceID:        id,
@@ -131,8 +139,8 @@ func newDeviceRecord(id, genID string, now time.Time) *deviceRecord {
 			Status:          hub.StatusEnabled,
 			Capabilities:    &hub.DeviceCapabilities{},
 		},
-		ETagN: 1,
-		Twin:  newTwinRecord(now),
+		ETagN: int64(floor) + 1,
+		Twin:  newTwinRecord(now, floor),
 	}
 }
 
@@ -158,23 +166,29 @@ func applyDeviceInput(rec *deviceRecord, in identityInput, auth *hub.Authenticat
 }
 
 // ensureSystemModules creates $edgeAgent and $edgeHub for an edge device,
-// as the hub does when a device becomes an edge device.
-func ensureSystemModules(tx Tx, rec *deviceRecord, auth [2]*hub.AuthenticationMechanism, now time.Time) error {
+// as the hub does when a device becomes an edge device, and says how many
+// it created.
+func ensureSystemModules(tx Tx, rec *deviceRecord, auth [2]*hub.AuthenticationMechanism, now time.Time, floor uint64) (int64, error) {
 	if !rec.Device.IsEdge() {
-		return nil
+		return 0, nil
 	}
+	n := int64(0)
 	for i, mid := range []string{"$edgeAgent", "$edgeHub"} {
 		cur, err := getModule(tx, rec.Device.DeviceID, mid)
-		if err != nil || cur != nil {
-			return err
+		if err != nil {
+			return n, err
 		}
-		m := newModuleRecord(rec.Device.DeviceID, mid, rec.Device.GenerationID+strconv.Itoa(i), now)
+		if cur != nil {
+			continue
+		}
+		m := newModuleRecord(rec.Device.DeviceID, mid, rec.Device.GenerationID+strconv.Itoa(i), now, floor)
 		m.Module.Authentication = auth[i]
 		if err := putModule(tx, m); err != nil {
-			return err
+			return n, err
 		}
+		n++
 	}
-	return nil
+	return n, nil
 }
 
 // deleteDevice deletes a device identity with its modules and twins.
@@ -194,9 +208,15 @@ func (e *Emulator) deleteDevice(q *request) (response, error) {
 		if cond.etag != "" && cond.etag != cur.Device.ETag {
 			return preconditionFailed("Device", cur.Device.ETag, cond.etag)
 		}
+		meta, err := getMeta(tx)
+		if err != nil {
+			return err
+		}
+		meta.deleted(cur)
 		var keys [][]byte
-		err = tx.Ascend(modulePrefix(q.id), nil, func(k, _ []byte) bool {
-			keys = append(keys, append([]byte(nil), k...))
+		err = ascendRecords(tx, modulePrefix(q.id), decodeModule, func(m *moduleRecord) bool {
+			meta.deleted(m)
+			keys = append(keys, moduleKey(q.id, m.Module.ModuleID))
 			return true
 		})
 		if err != nil {
@@ -208,7 +228,7 @@ func (e *Emulator) deleteDevice(q *request) (response, error) {
 				return err
 			}
 		}
-		return addStats(tx, statsOf(&cur.Device, -1))
+		return putMeta(tx, meta)
 	})
 	if err != nil {
 		return response{}, err

@@ -138,6 +138,10 @@ func New(opts Options) (*Emulator, error) {
 		e.closeStore()
 		return nil, err
 	}
+	if err := countModules(e.store); err != nil {
+		e.closeStore()
+		return nil, fmt.Errorf("emulator: count modules: %w", err)
+	}
 	e.faults = newFaults(opts)
 	e.routes = e.routeTable()
 	if opts.SeedDemo > 0 {
@@ -236,12 +240,12 @@ func (e *Emulator) routeTable() []route {
 		r(http.MethodPut, "/devices/{id}/modules/{mid}", rightRegistryWrite, e.putModule),
 		r(http.MethodDelete, "/devices/{id}/modules/{mid}", rightRegistryWrite, e.deleteModule),
 
-		r(http.MethodGet, "/twins/{id}", rightServiceConnect, e.showDeviceTwin),
-		r(http.MethodPut, "/twins/{id}", rightServiceConnect, e.replaceDeviceTwin),
-		r(http.MethodPatch, "/twins/{id}", rightServiceConnect, e.updateDeviceTwin),
-		r(http.MethodGet, "/twins/{id}/modules/{mid}", rightServiceConnect, e.showModuleTwin),
-		r(http.MethodPut, "/twins/{id}/modules/{mid}", rightServiceConnect, e.replaceModuleTwin),
-		r(http.MethodPatch, "/twins/{id}/modules/{mid}", rightServiceConnect, e.updateModuleTwin),
+		r(http.MethodGet, "/twins/{id}", rightServiceConnect, e.showTwin),
+		r(http.MethodPut, "/twins/{id}", rightServiceConnect, e.replaceTwin),
+		r(http.MethodPatch, "/twins/{id}", rightServiceConnect, e.updateTwin),
+		r(http.MethodGet, "/twins/{id}/modules/{mid}", rightServiceConnect, e.showTwin),
+		r(http.MethodPut, "/twins/{id}/modules/{mid}", rightServiceConnect, e.replaceTwin),
+		r(http.MethodPatch, "/twins/{id}/modules/{mid}", rightServiceConnect, e.updateTwin),
 
 		r(http.MethodGet, "/statistics/devices", rightRegistryRead, e.showStatistics),
 	}

@@ -286,3 +286,26 @@ func parseIfMatch(h string) ifMatch {
 	}
 	return ifMatch{}
 }
+
+// checkIdentityPut applies the create-or-update rules of an identity PUT
+// (SPEC section 3). rec is the identity as stored when exists, or as the
+// PUT would create it: without If-Match a PUT creates, so an identity that
+// exists is a conflict; with If-Match it updates, so a missing identity is
+// not found and, unless the condition is *, a stale etag fails the
+// precondition. An update counts one more identity etag on rec.
+func checkIdentityPut(kind string, exists bool, rec identityRecord, cond ifMatch, notFound, conflict func() error) error {
+	switch {
+	case !exists && cond.present():
+		return notFound()
+	case !exists:
+		return nil
+	case !cond.present():
+		return conflict()
+	}
+	etagN, _ := rec.counters()
+	if have := identityETag(etagN); !cond.any && cond.etag != have {
+		return preconditionFailed(kind, have, cond.etag)
+	}
+	rec.nextETag()
+	return nil
+}

@@ -17,7 +17,9 @@ func checkModulePath(q *request) error {
 	return checkID("Module", q.mid)
 }
 
-func newModuleRecord(id, mid, genID string, now time.Time) *moduleRecord {
+// newModuleRecord is a module created at now, its etags counting on from
+// the store's etag floor (see registryMeta).
+func newModuleRecord(id, mid, genID string, now time.Time, floor uint64) *moduleRecord {
 	return &moduleRecord{
 		Module: hub.Module{
 			ModuleID:        mid,
@@ -25,8 +27,8 @@ func newModuleRecord(id, mid, genID string, now time.Time) *moduleRecord {
 			GenerationID:    genID,
 			ConnectionState: hub.Disconnected,
 		},
-		ETagN: 1,
-		Twin:  newTwinRecord(now),
+		ETagN: int64(floor) + 1,
+		Twin:  newTwinRecord(now, floor),
 	}
 }
 
@@ -105,11 +107,27 @@ func (e *Emulator) putModule(q *request) (response, error) {
 		if err != nil {
 			return err
 		}
-		var rec *moduleRecord
-		switch {
-		case cur == nil && cond.present():
-			return moduleNotFound(q.id, q.mid)
-		case cur == nil:
+		meta, err := getMeta(tx)
+		if err != nil {
+			return err
+		}
+		rec := cur
+		if cur == nil {
+			rec = newModuleRecord(q.id, q.mid, genID, now, meta.ETagFloor)
+		} else {
+			copied := *cur
+			rec = &copied
+		}
+		err = checkIdentityPut("Module", cur != nil, rec, cond,
+			func() error { return moduleNotFound(q.id, q.mid) },
+			func() error {
+				return errorf(http.StatusConflict, hub.CodeModuleAlreadyExists,
+					"A module with ID '%s' is already registered on device '%s'.", q.mid, q.id)
+			})
+		if err != nil {
+			return err
+		}
+		if cur == nil {
 			n := 0
 			if err := tx.Ascend(modulePrefix(q.id), nil, func(_, _ []byte) bool { n++; return true }); err != nil {
 				return err
@@ -118,16 +136,10 @@ func (e *Emulator) putModule(q *request) (response, error) {
 				return errorf(http.StatusRequestEntityTooLarge, hub.CodeTooManyModulesOnDevice,
 					"Device '%s' already has the maximum of %d modules.", q.id, maxModulesPerDevice)
 			}
-			rec = newModuleRecord(q.id, q.mid, genID, now)
-		case !cond.present():
-			return errorf(http.StatusConflict, hub.CodeModuleAlreadyExists,
-				"A module with ID '%s' is already registered on device '%s'.", q.mid, q.id)
-		case !cond.any && cond.etag != cur.Module.ETag:
-			return preconditionFailed("Module", cur.Module.ETag, cond.etag)
-		default:
-			copied := *cur
-			rec = &copied
-			rec.ETagN++
+			meta.ModuleCount++
+			if err := putMeta(tx, meta); err != nil {
+				return err
+			}
 		}
 		rec.Module.ManagedBy = in.managedBy
 		rec.Module.Authentication = auth
@@ -161,6 +173,14 @@ func (e *Emulator) deleteModule(q *request) (response, error) {
 		}
 		if cond.etag != "" && cond.etag != cur.Module.ETag {
 			return preconditionFailed("Module", cur.Module.ETag, cond.etag)
+		}
+		meta, err := getMeta(tx)
+		if err != nil {
+			return err
+		}
+		meta.deleted(cur)
+		if err := putMeta(tx, meta); err != nil {
+			return err
 		}
 		return tx.Delete(moduleKey(q.id, q.mid))
 	})

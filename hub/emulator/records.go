@@ -106,36 +106,117 @@ func twinETag(n uint64) string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-// getStats reads the registry counts kept up to date by every write.
-func getStats(tx Tx) (hub.Statistics, error) {
-	var s hub.Statistics
-	v := tx.Get(keyStats)
-	if v == nil {
-		return s, nil
-	}
-	if err := json.Unmarshal(v, &s); err != nil {
-		return s, fmt.Errorf("decode statistics: %w", err)
-	}
-	return s, nil
+// registryMeta is the record at keyStats: the device counts the hub
+// reports and what the emulator keeps besides, each changed in the
+// transaction of the write that changes it.
+type registryMeta struct {
+	hub.Statistics
+	// ModuleCount counts module identities, so that an unfiltered
+	// SELECT COUNT() FROM devices.modules reads one record.
+	ModuleCount int64 `json:"moduleCount"`
+	// ModulesCounted is set once ModuleCount is right: stores written
+	// before it existed are counted once when opened (see countModules).
+	ModulesCounted bool `json:"modulesCounted,omitempty"`
+	// ETagFloor is at least every etag counter, identity or twin, of every
+	// identity deleted so far. New identities and twins count on from
+	// above it, so a device deleted and created again never shows an etag
+	// a client may still hold from before.
+	ETagFloor uint64 `json:"etagFloor,omitempty"`
 }
 
-// addStats adds a change in device counts to the stored statistics.
-func addStats(tx Tx, delta hub.Statistics) error {
-	if delta == (hub.Statistics{}) {
-		return nil
+// getMeta reads the registry's counts and counters.
+func getMeta(tx Tx) (registryMeta, error) {
+	var m registryMeta
+	v := tx.Get(keyStats)
+	if v == nil {
+		return m, nil
 	}
-	s, err := getStats(tx)
-	if err != nil {
-		return err
+	if err := json.Unmarshal(v, &m); err != nil {
+		return m, fmt.Errorf("decode statistics: %w", err)
 	}
-	s.TotalDeviceCount += delta.TotalDeviceCount
-	s.EnabledDeviceCount += delta.EnabledDeviceCount
-	s.DisabledDeviceCount += delta.DisabledDeviceCount
-	b, err := json.Marshal(s)
+	return m, nil
+}
+
+// putMeta stores the registry's counts and counters.
+func putMeta(tx Tx, m registryMeta) error {
+	b, err := json.Marshal(m)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode statistics: %w", err)
 	}
 	return tx.Put(keyStats, b)
+}
+
+// getStats reads the device counts kept up to date by every write.
+func getStats(tx Tx) (hub.Statistics, error) {
+	m, err := getMeta(tx)
+	return m.Statistics, err
+}
+
+// add adds a change in device counts.
+func (m *registryMeta) add(delta hub.Statistics) {
+	m.TotalDeviceCount += delta.TotalDeviceCount
+	m.EnabledDeviceCount += delta.EnabledDeviceCount
+	m.DisabledDeviceCount += delta.DisabledDeviceCount
+}
+
+// deleted counts out a deleted module or device and keeps its etag
+// counters below the floor.
+func (m *registryMeta) deleted(rec identityRecord) {
+	etagN, tw := rec.counters()
+	m.ETagFloor = max(m.ETagFloor, uint64(max(etagN, 0)), tw)
+	if d, ok := rec.(*deviceRecord); ok {
+		m.add(statsOf(&d.Device, -1))
+	} else {
+		m.ModuleCount--
+	}
+}
+
+// identityRecord is a stored device or module, as the code that treats
+// both alike sees it.
+type identityRecord interface {
+	// storedTwin is the record's twin, to change in place.
+	storedTwin() *twinRecord
+	// hubTwin is the twin as the hub returns it.
+	hubTwin() (hub.Twin, error)
+	// counters are the identity and twin etag counters.
+	counters() (etagN int64, twinETagN uint64)
+	// nextETag counts an update of the identity.
+	nextETag()
+	put(tx Tx) error
+}
+
+func (rec *deviceRecord) storedTwin() *twinRecord    { return &rec.Twin }
+func (rec *deviceRecord) hubTwin() (hub.Twin, error) { return deviceTwin(rec) }
+func (rec *deviceRecord) counters() (int64, uint64)  { return rec.ETagN, rec.Twin.ETagN }
+func (rec *deviceRecord) nextETag()                  { rec.ETagN++ }
+func (rec *deviceRecord) put(tx Tx) error            { return putDevice(tx, rec) }
+func (rec *moduleRecord) storedTwin() *twinRecord    { return &rec.Twin }
+func (rec *moduleRecord) hubTwin() (hub.Twin, error) { return moduleTwin(rec) }
+func (rec *moduleRecord) counters() (int64, uint64)  { return rec.ETagN, rec.Twin.ETagN }
+func (rec *moduleRecord) nextETag()                  { rec.ETagN++ }
+func (rec *moduleRecord) put(tx Tx) error            { return putModule(tx, rec) }
+
+// getIdentity reads the device id, or its module mid when mid is not
+// empty; a missing one is the hub's DeviceNotFound or ModuleNotFound.
+func getIdentity(tx Tx, id, mid string) (identityRecord, error) {
+	if mid == "" {
+		rec, err := getDevice(tx, id)
+		if err == nil && rec == nil {
+			return nil, deviceNotFound(id)
+		}
+		return rec, err
+	}
+	rec, err := getModule(tx, id, mid)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		if tx.Get(deviceKey(id)) == nil {
+			return nil, deviceNotFound(id)
+		}
+		return nil, moduleNotFound(id, mid)
+	}
+	return rec, nil
 }
 
 // statsOf is a single device's contribution to the statistics.
@@ -155,6 +236,32 @@ func sumStats(a, b hub.Statistics) hub.Statistics {
 		EnabledDeviceCount:  a.EnabledDeviceCount + b.EnabledDeviceCount,
 		DisabledDeviceCount: a.DisabledDeviceCount + b.DisabledDeviceCount,
 	}
+}
+
+// countModules counts the modules of a store written before the meta
+// record counted them, once.
+func countModules(s Store) error {
+	var m registryMeta
+	err := s.View(func(tx Tx) error {
+		var err error
+		m, err = getMeta(tx)
+		return err
+	})
+	if err != nil || m.ModulesCounted {
+		return err
+	}
+	return s.Update(func(tx Tx) error {
+		n := int64(0)
+		if err := tx.Ascend(prefixModule, nil, func(_, _ []byte) bool { n++; return true }); err != nil {
+			return err
+		}
+		m, err := getMeta(tx)
+		if err != nil {
+			return err
+		}
+		m.ModuleCount, m.ModulesCounted = n, true
+		return putMeta(tx, m)
+	})
 }
 
 // ascendRecords decodes each record under prefix in key order and passes it

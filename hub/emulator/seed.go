@@ -70,25 +70,36 @@ func (e *Emulator) SeedDevices(n int, seed int64) error {
 			devices = append(devices, demoSensor(rng, i, gw, now))
 		}
 		err := e.store.Update(func(tx Tx) error {
-			var delta hub.Statistics
+			meta, err := getMeta(tx)
+			if err != nil {
+				return err
+			}
+			// Copies, as Update may run this more than once.
 			for _, d := range devices {
 				if tx.Get(deviceKey(d.Device.DeviceID)) != nil {
 					continue
 				}
-				if err := putDevice(tx, d); err != nil {
+				rec := *d
+				rec.ETagN += int64(meta.ETagFloor)
+				rec.Twin.ETagN += meta.ETagFloor
+				if err := putDevice(tx, &rec); err != nil {
 					return err
 				}
-				delta = sumStats(delta, statsOf(&d.Device, 1))
+				meta.add(statsOf(&d.Device, 1))
 			}
 			for _, m := range modules {
 				if tx.Get(moduleKey(m.Module.DeviceID, m.Module.ModuleID)) != nil {
 					continue
 				}
-				if err := putModule(tx, m); err != nil {
+				rec := *m
+				rec.ETagN += int64(meta.ETagFloor)
+				rec.Twin.ETagN += meta.ETagFloor
+				if err := putModule(tx, &rec); err != nil {
 					return err
 				}
+				meta.ModuleCount++
 			}
-			return addStats(tx, delta)
+			return putMeta(tx, meta)
 		})
 		if err != nil {
 			return fmt.Errorf("emulator: seed: %w", err)

@@ -22,9 +22,11 @@ type twinRecord struct {
 	Reported []byte `json:"r"`
 }
 
-func newTwinRecord(now time.Time) twinRecord {
+// newTwinRecord is the twin of an identity created at now, its etag
+// counting on from the store's etag floor (see registryMeta).
+func newTwinRecord(now time.Time, floor uint64) twinRecord {
 	t := &twinState{
-		etagN:    1,
+		etagN:    floor + 1,
 		version:  2,
 		tags:     twindoc.New(hub.SectionTags, now),
 		desired:  twindoc.New(hub.SectionDesired, now),
@@ -143,20 +145,28 @@ func setTwinAuth(tw *hub.Twin, a *hub.AuthenticationMechanism) {
 	}
 }
 
-func (e *Emulator) showDeviceTwin(q *request) (response, error) {
-	if err := checkID("Device", q.id); err != nil {
+// checkTwinPath checks the ids of a device twin route, or of a module twin
+// route when the request names a module.
+func checkTwinPath(q *request) error {
+	if q.mid == "" {
+		return checkID("Device", q.id)
+	}
+	return checkModulePath(q)
+}
+
+// showTwin answers GET of a device twin or, on the module routes, a module
+// twin.
+func (e *Emulator) showTwin(q *request) (response, error) {
+	if err := checkTwinPath(q); err != nil {
 		return response{}, err
 	}
 	var tw hub.Twin
 	err := e.store.View(func(tx Tx) error {
-		rec, err := getDevice(tx, q.id)
+		rec, err := getIdentity(tx, q.id, q.mid)
 		if err != nil {
 			return err
 		}
-		if rec == nil {
-			return deviceNotFound(q.id)
-		}
-		tw, err = deviceTwin(rec)
+		tw, err = rec.hubTwin()
 		return err
 	})
 	if err != nil {
@@ -165,49 +175,14 @@ func (e *Emulator) showDeviceTwin(q *request) (response, error) {
 	return response{status: http.StatusOK, body: tw, etag: tw.ETag}, nil
 }
 
-func (e *Emulator) showModuleTwin(q *request) (response, error) {
-	if err := checkModulePath(q); err != nil {
-		return response{}, err
-	}
-	var tw hub.Twin
-	err := e.store.View(func(tx Tx) error {
-		rec, err := getModule(tx, q.id, q.mid)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			if tx.Get(deviceKey(q.id)) == nil {
-				return deviceNotFound(q.id)
-			}
-			return moduleNotFound(q.id, q.mid)
-		}
-		tw, err = moduleTwin(rec)
-		return err
-	})
-	if err != nil {
-		return response{}, err
-	}
-	return response{status: http.StatusOK, body: tw, etag: tw.ETag}, nil
-}
+func (e *Emulator) updateTwin(q *request) (response, error) { return e.writeTwin(q, false) }
 
-func (e *Emulator) updateDeviceTwin(q *request) (response, error) {
-	return e.writeDeviceTwin(q, false)
-}
+func (e *Emulator) replaceTwin(q *request) (response, error) { return e.writeTwin(q, true) }
 
-func (e *Emulator) replaceDeviceTwin(q *request) (response, error) {
-	return e.writeDeviceTwin(q, true)
-}
-
-func (e *Emulator) updateModuleTwin(q *request) (response, error) {
-	return e.writeModuleTwin(q, false)
-}
-
-func (e *Emulator) replaceModuleTwin(q *request) (response, error) {
-	return e.writeModuleTwin(q, true)
-}
-
-func (e *Emulator) writeDeviceTwin(q *request, replace bool) (response, error) {
-	if err := checkID("Device", q.id); err != nil {
+// writeTwin applies a twin PATCH or PUT to a device twin or, on the module
+// routes, a module twin.
+func (e *Emulator) writeTwin(q *request, replace bool) (response, error) {
+	if err := checkTwinPath(q); err != nil {
 		return response{}, err
 	}
 	w, err := decodeTwinWrite(q.body, replace)
@@ -218,63 +193,24 @@ func (e *Emulator) writeDeviceTwin(q *request, replace bool) (response, error) {
 	now := e.now()
 	var tw hub.Twin
 	err = e.store.Update(func(tx Tx) error {
-		rec, err := getDevice(tx, q.id)
+		rec, err := getIdentity(tx, q.id, q.mid)
 		if err != nil {
 			return err
-		}
-		if rec == nil {
-			return deviceNotFound(q.id)
-		}
-		if rec.Twin, err = w.apply(rec.Twin, cond, now); err != nil {
-			return err
-		}
-		if err := putDevice(tx, rec); err != nil {
-			return err
-		}
-		tw, err = deviceTwin(rec)
-		return err
-	})
-	if err != nil {
-		return response{}, err
-	}
-	return response{status: http.StatusOK, body: tw, etag: tw.ETag}, nil
-}
-
-func (e *Emulator) writeModuleTwin(q *request, replace bool) (response, error) {
-	if err := checkModulePath(q); err != nil {
-		return response{}, err
-	}
-	w, err := decodeTwinWrite(q.body, replace)
-	if err != nil {
-		return response{}, err
-	}
-	cond := parseIfMatch(q.Header.Get("If-Match"))
-	now := e.now()
-	var tw hub.Twin
-	err = e.store.Update(func(tx Tx) error {
-		rec, err := getModule(tx, q.id, q.mid)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			if tx.Get(deviceKey(q.id)) == nil {
-				return deviceNotFound(q.id)
-			}
-			return moduleNotFound(q.id, q.mid)
 		}
 		// The hub keeps the twins of $edgeAgent and $edgeHub to itself:
 		// deployments write them. 403 is our choice (SPEC section 3).
-		if hub.IsSystemModuleID(q.mid) {
+		if q.mid != "" && hub.IsSystemModuleID(q.mid) {
 			return errorf(http.StatusForbidden, hub.CodeSystemModuleModifyDisallow,
 				"The twin of system module '%s' cannot be changed through the service API.", q.mid)
 		}
-		if rec.Twin, err = w.apply(rec.Twin, cond, now); err != nil {
+		t := rec.storedTwin()
+		if *t, err = w.apply(*t, cond, now); err != nil {
 			return err
 		}
-		if err := putModule(tx, rec); err != nil {
+		if err := rec.put(tx); err != nil {
 			return err
 		}
-		tw, err = moduleTwin(rec)
+		tw, err = rec.hubTwin()
 		return err
 	})
 	if err != nil {
