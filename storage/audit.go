@@ -189,13 +189,17 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int64
 // them when it is positive, for exports. It reads a page at a time, so no
 // query stays open while the caller writes to a slow client.
 func (db *DB) AuditEntries(ctx context.Context, f AuditFilter) iter.Seq2[AuditEntry, error] {
+	return db.auditEntries(ctx, f, MaxAuditLimit)
+}
+
+func (db *DB) auditEntries(ctx context.Context, f AuditFilter, pageSize int) iter.Seq2[AuditEntry, error] {
 	return func(yield func(AuditEntry, error) bool) {
 		remaining := f.Limit
 		page := f
 		for {
-			page.Limit = MaxAuditLimit
+			page.Limit = pageSize
 			if remaining > 0 {
-				page.Limit = min(remaining, MaxAuditLimit)
+				page.Limit = min(remaining, pageSize)
 			}
 			entries, next, err := db.ListAudit(ctx, page)
 			if err != nil {

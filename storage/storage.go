@@ -178,7 +178,8 @@ var migrations = []string{
 	// range scan in the order it is shown.
 	`CREATE INDEX audit_actor ON audit (actor, id)`,
 	`CREATE INDEX audit_device ON audit (device_id, id)`,
-	`CREATE INDEX audit_module ON audit (device_id, module_id, id)`,
+	`CREATE INDEX audit_device_module ON audit (device_id, module_id, id)`,
+	`CREATE INDEX audit_module ON audit (module_id, id)`,
 	`CREATE INDEX audit_outcome ON audit (outcome, id)`,
 	`CREATE INDEX audit_action ON audit (action, id)`,
 	`CREATE INDEX audit_at ON audit (at)`,

@@ -205,3 +205,15 @@ func TestOpenPostgresHidesPassword(t *testing.T) {
 		})
 	}
 }
+
+// openSQLiteTest opens a fresh SQLite database, for the tests that look at
+// SQLite itself.
+func openSQLiteTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hubdesk.db"), Options{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
