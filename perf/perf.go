@@ -127,6 +127,9 @@ type Machine struct {
 	GoVersion  string `json:"go_version"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
+	// LoadAvg is the one-minute load average when the run started: figures
+	// taken on a busy machine read low.
+	LoadAvg string `json:"load_avg,omitempty"`
 }
 
 // Run runs the scenarios that opts selects, one after another, and writes
@@ -200,6 +203,11 @@ func machine() Machine {
 		GoVersion:  runtime.Version(),
 		OS:         runtime.GOOS,
 		Arch:       runtime.GOARCH,
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			m.LoadAvg = f[0]
+		}
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {

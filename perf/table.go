@@ -22,8 +22,12 @@ func WriteTable(w io.Writer, rep Report) error {
 		cpu = ", " + m.CPUModel
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "hubdesk bench: %d CPUs (GOMAXPROCS %d%s), %s %s/%s\n\n",
-		m.CPUs, m.GOMAXPROCS, cpu, m.GoVersion, m.OS, m.Arch)
+	load := ""
+	if m.LoadAvg != "" {
+		load = ", load average " + m.LoadAvg + " at start"
+	}
+	fmt.Fprintf(&b, "hubdesk bench: %d CPUs (GOMAXPROCS %d%s), %s %s/%s%s\n\n",
+		m.CPUs, m.GOMAXPROCS, cpu, m.GoVersion, m.OS, m.Arch, load)
 
 	columns := tableColumns()
 	cells := [][]string{columns}
