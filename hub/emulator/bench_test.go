@@ -105,3 +105,45 @@ func BenchmarkQueryPages(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkQueryScans measures the queries the dashboard's device list
+// sends, which visit every twin of the fleet. Each reports ns/twin, the cost
+// per device in the registry, so fleets of different sizes compare.
+func BenchmarkQueryScans(b *testing.B) {
+	h := newBenchHub(b)
+	n := benchFleet(b)
+	// The 10,000th page of 100 (or the last one of a smaller fleet): key
+	// order puts the n/20 gateways before the sensors.
+	pos := min(10_000, n/100)*100 - 100
+	var after string
+	if g := n / gatewayEvery; pos < g {
+		after = fmt.Sprintf("gateway-%05d", pos)
+	} else {
+		k := pos - g
+		after = fmt.Sprintf("sensor-%07d", k+k/(gatewayEvery-1)+1)
+	}
+	_, deep := h.query(b, "SELECT * FROM devices WHERE deviceId >= '"+after+"'", "", 1)
+	tests := []struct {
+		name, query, token string
+		max                int
+	}{
+		{"count all", "SELECT COUNT() AS n FROM devices", "", 1},
+		{"count modules", "SELECT COUNT() AS n FROM devices.modules", "", 1},
+		{"count disabled", "SELECT COUNT() AS n FROM devices WHERE status = 'disabled'", "", 1},
+		{"count site", "SELECT COUNT() AS n FROM devices WHERE tags.site = 'lyon'", "", 1},
+		{"count contains", "SELECT COUNT() AS n FROM devices WHERE CONTAINS(deviceId, '123')", "", 1},
+		{"page 1% filter", "SELECT * FROM devices WHERE properties.reported.battery = 42", "", 100},
+		{"page 10000", "SELECT * FROM devices", deep, 100},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			for b.Loop() {
+				h.query(b, tt.query, tt.token, tt.max)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/twin")
+		})
+	}
+}
+
+// gatewayEvery mirrors the seeding: one device in 20 is a gateway.
+const gatewayEvery = 20

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,37 +91,28 @@ func (e *Emulator) queryTwins(q *request) (response, error) {
 	var last []byte
 	more := false
 	err = e.store.View(func(tx Tx) error {
-		var ferr error
-		err := tx.Ascend(prefix, tok.after, func(k, v []byte) bool {
-			row, err := twinDoc(qry.From(), v)
-			if err != nil {
-				ferr = err
-				return false
-			}
-			if !qry.Match(row.doc) {
-				return true
-			}
+		return scanTwins(tx, qry, prefix, tok.after, func(k, v []byte) (bool, error) {
 			if len(items) == pageSize {
 				more = true
-				return false
+				return false, nil
+			}
+			// Only the twins returned are decoded whole.
+			row, err := twinDoc(qry.From(), v)
+			if err != nil {
+				return false, err
 			}
 			if qry.IsProjection() {
 				items = append(items, qry.Project(row.doc))
 			} else {
 				tw, err := row.twin()
 				if err != nil {
-					ferr = err
-					return false
+					return false, err
 				}
 				items = append(items, tw)
 			}
 			last = append(last[:0], k...)
-			return true
+			return true, nil
 		})
-		if err != nil {
-			return err
-		}
-		return ferr
 	})
 	if err != nil {
 		return response{}, err
@@ -139,27 +131,59 @@ func (e *Emulator) queryTwins(q *request) (response, error) {
 	return response{status: http.StatusOK, header: h, body: items}, nil
 }
 
+// countTwins counts the twins under prefix that match qry. Without a
+// condition on the whole collection, it reads the counts kept by writes.
 func (e *Emulator) countTwins(qry *query.Query, prefix []byte) (int, error) {
 	n := 0
 	err := e.store.View(func(tx Tx) error {
-		var ferr error
-		err := tx.Ascend(prefix, nil, func(_, v []byte) bool {
-			row, err := twinDoc(qry.From(), v)
+		if !qry.HasCondition() {
+			m, err := getMeta(tx)
 			if err != nil {
-				ferr = err
-				return false
+				return err
 			}
-			if qry.Match(row.doc) {
-				n++
+			if qry.From() == query.Modules {
+				n = int(m.ModuleCount)
+			} else {
+				n = int(m.TotalDeviceCount)
 			}
-			return true
-		})
-		if err != nil {
-			return err
+			return nil
 		}
-		return ferr
+		return scanTwins(tx, qry, prefix, nil, func(_, _ []byte) (bool, error) {
+			n++
+			return true, nil
+		})
 	})
 	return n, err
+}
+
+// scanTwins calls fn with each stored twin under prefix, after the key
+// after if not nil, that matches qry's condition, while fn returns true.
+// Conditions read the records in place through a twinView.
+func scanTwins(tx Tx, qry *query.Query, prefix, after []byte, fn func(k, v []byte) (bool, error)) error {
+	view := &twinView{from: qry.From()}
+	var ferr error
+	err := tx.Ascend(prefix, after, func(k, v []byte) bool {
+		if ferr = view.load(v); ferr != nil {
+			return false
+		}
+		matched := qry.MatchDoc(view)
+		if ferr = view.err; ferr != nil {
+			return false
+		}
+		if !matched {
+			return true
+		}
+		var more bool
+		more, ferr = fn(k, v)
+		return more && ferr == nil
+	})
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		return fmt.Errorf("query: %w", ferr)
+	}
+	return nil
 }
 
 // queryRow is one stored twin as a query sees it: the document WHERE and
