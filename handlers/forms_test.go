@@ -17,7 +17,7 @@ type htmlForm struct {
 }
 
 // pageForms reads the forms of a page: hidden and text inputs, checked
-// radios and checkboxes, textareas and selected options.
+// radios and checkboxes, textareas and selects.
 func pageForms(page string) []htmlForm {
 	doc, err := html.Parse(strings.NewReader(page))
 	if err != nil {
@@ -40,7 +40,11 @@ func pageForms(page string) []htmlForm {
 				switch attr(n, "type") {
 				case "radio", "checkbox":
 					if hasAttr(n, "checked") {
-						cur.values.Set(attr(n, "name"), attr(n, "value"))
+						v := attr(n, "value")
+						if v == "" && !hasAttr(n, "value") {
+							v = "on"
+						}
+						cur.values.Set(attr(n, "name"), v)
 					}
 				case "submit", "button":
 				default:
@@ -52,6 +56,27 @@ func pageForms(page string) []htmlForm {
 				} else if cur != nil {
 					cur.values.Set(attr(n, "name"), "")
 				}
+			case "select":
+				if cur == nil {
+					break
+				}
+				// The selected option, or the first as a browser would.
+				first, chosen := "", ""
+				for o := n.FirstChild; o != nil; o = o.NextSibling {
+					if o.Type != html.ElementNode || o.Data != "option" {
+						continue
+					}
+					if first == "" {
+						first = attr(o, "value")
+					}
+					if hasAttr(o, "selected") {
+						chosen = attr(o, "value")
+					}
+				}
+				if chosen == "" {
+					chosen = first
+				}
+				cur.values.Set(attr(n, "name"), chosen)
 			case "button":
 				if cur != nil && attr(n, "formaction") != "" {
 					cur.actions = append(cur.actions, attr(n, "formaction"))

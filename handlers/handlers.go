@@ -103,6 +103,18 @@ func (h *Handler) Register(e *echo.Echo) {
 
 	editor := app.Group("", h.requireRole(storage.RoleEditor))
 	admin := app.Group("", h.requireRole(storage.RoleAdmin))
+	viewer.GET("/devices/:id", h.showDevice)
+	viewer.GET("/devices/:id/modules/:mid", h.showModule)
+	// ~ is never part of a device id, so this cannot shadow a device.
+	editor.GET("/devices/~new", h.showNewDevice)
+	editor.POST("/devices", h.createDevice)
+	editor.POST("/devices/:id", h.updateDevice)
+	editor.POST("/devices/:id/keys", h.changeKeys)
+	editor.POST("/devices/:id/modules", h.createModule)
+	admin.POST("/devices/:id/keys/reveal", h.revealDeviceKeys)
+	admin.POST("/devices/:id/delete", h.deleteDevice)
+	admin.POST("/devices/:id/modules/:mid/keys/reveal", h.revealModuleKeys)
+	admin.POST("/devices/:id/modules/:mid/delete", h.deleteModule)
 	for _, twin := range []string{"/devices/:id/twin", "/devices/:id/modules/:mid/twin"} {
 		viewer.GET(twin, h.showTwin)
 		editor.POST(twin+"/edit", h.editTwin)

@@ -1,0 +1,103 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/storage"
+	"github.com/hubdesk/hubdesk/views"
+)
+
+// showModule is a module identity's page.
+func (h *Handler) showModule(c echo.Context) error {
+	return h.renderModule(c, false)
+}
+
+// revealModuleKeys shows a module's keys and connection strings.
+func (h *Handler) revealModuleKeys(c echo.Context) error {
+	return h.renderModule(c, true)
+}
+
+func (h *Handler) renderModule(c echo.Context, reveal bool) error {
+	devID, modID := pathParam(c, "id"), pathParam(c, "mid")
+	m, err := h.Hub.GetModule(c.Request().Context(), devID, modID)
+	if err != nil {
+		return err
+	}
+	u, _ := currentUser(c)
+	p := views.ModulePage{
+		Page:                  h.page(c, devID+"/"+modID, "devices"),
+		DeviceID:              devID,
+		ModuleID:              modID,
+		DeviceURL:             deviceURL(devID),
+		URL:                   moduleURL(devID, modID),
+		TwinURL:               moduleURL(devID, modID) + "/twin",
+		ETag:                  m.ETag,
+		GenerationID:          m.GenerationID,
+		ManagedBy:             m.ManagedBy,
+		ConnectionState:       string(m.ConnectionState),
+		LastActivity:          ago(h.Now(), m.LastActivityTime),
+		CloudToDeviceMessages: m.CloudToDeviceMessageCount,
+		System:                strings.HasPrefix(modID, "$"),
+		CanAdmin:              u.Role.Allows(storage.RoleAdmin),
+	}
+	if m.Authentication != nil {
+		p.AuthType = string(m.Authentication.Type)
+	}
+	keys := h.keysOf(m.Authentication, "DeviceId="+devID+";ModuleId="+modID)
+	p.HasKeys = keys != nil
+	if reveal {
+		if keys == nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "This module has no symmetric keys.")
+		}
+		p.Keys = keys
+	}
+	return render(c, http.StatusOK, views.ModulePageView(p))
+}
+
+// createModule adds a module with generated keys to a device.
+func (h *Handler) createModule(c echo.Context) error {
+	devID := pathParam(c, "id")
+	modID := strings.TrimSpace(c.FormValue("moduleId"))
+	fail := func(msg string) error {
+		h.addFlash(c, "bad", msg)
+		return redirect(c, deviceURL(devID)+"#modules")
+	}
+	switch {
+	case !hub.ValidID(modID):
+		return fail("Module not created: a module id is 1 to 128 characters: letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ '.")
+	case strings.HasPrefix(modID, "$"):
+		return fail("Module not created: ids starting with $ are reserved for IoT Edge system modules.")
+	}
+	_, err := h.Hub.CreateModule(c.Request().Context(), &hub.Module{DeviceID: devID, ModuleID: modID,
+		Authentication: &hub.AuthenticationMechanism{Type: hub.AuthSAS}})
+	switch {
+	case err == nil:
+		h.addFlash(c, "ok", "Created module "+modID+".")
+		return redirect(c, moduleURL(devID, modID))
+	case errors.Is(err, hub.ErrAlreadyExists):
+		return fail("Module not created: " + modID + " already exists on this device.")
+	case errors.Is(err, hub.ErrBadRequest), errors.Is(err, hub.ErrTooLarge):
+		return fail("Module not created: the hub refused it: " + hubMessage(err))
+	}
+	return err
+}
+
+// deleteModule deletes a module with If-Match of the etag the page showed.
+func (h *Handler) deleteModule(c echo.Context) error {
+	devID, modID := pathParam(c, "id"), pathParam(c, "mid")
+	err := h.Hub.DeleteModule(c.Request().Context(), devID, modID, hub.IfMatch(c.FormValue("etag")))
+	switch {
+	case err == nil:
+		h.addFlash(c, "ok", "Deleted module "+modID+" and its twin.")
+		return redirect(c, deviceURL(devID)+"#modules")
+	case errors.Is(err, hub.ErrPreconditionFailed):
+		h.addFlash(c, "bad", "Not deleted: the module changed since you loaded it. Check it and delete again if you still mean to.")
+		return redirect(c, moduleURL(devID, modID))
+	}
+	return err
+}
