@@ -19,6 +19,7 @@ import (
 type config struct {
 	Addr           string
 	DataDir        string
+	DatabaseURL    string
 	AdminPassword  string
 	HubConnString  string
 	HubURL         string
@@ -45,6 +46,7 @@ type setting struct {
 var settings = []setting{
 	{"addr", "HUBDESK_ADDR", "127.0.0.1:8080", "address the dashboard listens on", false},
 	{"data-dir", "HUBDESK_DATA_DIR", "./data", "directory for the embedded hub, sessions key and accounts", false},
+	{"database-url", "HUBDESK_DATABASE_URL", "", "PostgreSQL URL (postgres://user:password@host:5432/name) for accounts and the audit trail, shared by replicas; empty keeps them in SQLite under the data dir", true},
 	{"admin-password", "HUBDESK_ADMIN_PASSWORD", "", "password of the bootstrap admin account (random and printed once if empty)", true},
 	{"hub-connection-string", "IOTHUB_CONNECTION_STRING", "", "service connection string of the IoT Hub; empty runs the embedded emulator", true},
 	{"hub-url", "HUBDESK_HUB_URL", "", "base URL of the hub, e.g. http://emulator:8081 for a standalone emulator (default https://HostName)", false},
@@ -84,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	c := config{
 		Addr:           get("addr"),
 		DataDir:        get("data-dir"),
+		DatabaseURL:    get("database-url"),
 		AdminPassword:  *vals["admin-password"],
 		HubConnString:  get("hub-connection-string"),
 		HubURL:         get("hub-url"),

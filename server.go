@@ -37,7 +37,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	defer closeHub()
 
-	db, err := storage.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "hubdesk.db"))
+	db, err := storage.Open(ctx, cfg.DatabaseURL, filepath.Join(cfg.DataDir, "hubdesk.db"), storage.Options{})
 	if err != nil {
 		return err
 	}
