@@ -177,6 +177,7 @@ func (h *Handler) twinEditor(c echo.Context, t twinTarget, tw *hub.Twin, f twinF
 		ReadOnly: t.readOnly(),
 		Form:     f.view(),
 	}
+	m.Scripts = []string{h.Assets.URL("vendor/codemirror.min.js"), h.Assets.URL("validate.js"), h.Assets.URL("editor.js")}
 	reported, err := twinedit.Editable(tw.Properties.Reported)
 	if err != nil {
 		return m, fmt.Errorf("twin reported properties: %w", err)

@@ -11,6 +11,8 @@ type Page struct {
 	CSRF    string
 	Flashes []Flash
 	CSS, JS string // content-hashed asset URLs
+	// Scripts are extra content-hashed scripts a page needs, in order.
+	Scripts []string
 }
 
 // Flash is a one-time message shown at the top of the next page.
