@@ -150,6 +150,7 @@ func Run(ctx context.Context, w io.Writer, opts Options, scenarios ...Scenario) 
 	if opts.JSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		werr = enc.Encode(rep)
 	} else {
 		werr = WriteTable(w, rep)
@@ -158,7 +159,7 @@ func Run(ctx context.Context, w io.Writer, opts Options, scenarios ...Scenario) 
 }
 
 func runAll(ctx context.Context, env *Env, scenarios []Scenario) (Report, error) {
-	rep := Report{Machine: machine()}
+	rep := Report{Machine: machine(), Rows: []Row{}}
 	var errs []error
 	for _, s := range scenarios {
 		if env.opts.Only != nil && !env.opts.Only.MatchString(s.Name) {
@@ -176,7 +177,7 @@ func runAll(ctx context.Context, env *Env, scenarios []Scenario) (Report, error)
 		}
 		rep.Rows = append(rep.Rows, Row{Scenario: s.Name, Target: s.Target, Result: res})
 	}
-	rep.Notes = env.notes
+	rep.Notes = append([]string{}, env.notes...)
 	if len(rep.Rows) == 0 && len(errs) == 0 {
 		errs = append(errs, errors.New("perf: no scenario selected"))
 	}
