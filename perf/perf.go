@@ -12,6 +12,7 @@
 package perf
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,7 +100,10 @@ type Row struct {
 
 // MarshalJSON writes a row with latencies in milliseconds.
 func (r Row) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // targets read ">= 5,000/s"
+	err := enc.Encode(struct {
 		Scenario string  `json:"scenario"`
 		Target   string  `json:"target"`
 		Measured float64 `json:"measured"`
@@ -110,6 +114,7 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		Verdict  Verdict `json:"verdict"`
 		Note     string  `json:"note,omitempty"`
 	}{r.Scenario, r.Target, r.Measured, r.Unit, r.Ops, ms(r.P50), ms(r.P99), r.Verdict, r.Note})
+	return bytes.TrimSpace(b.Bytes()), err
 }
 
 // Report is everything a run measured.
