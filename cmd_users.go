@@ -48,6 +48,12 @@ type usersCommand struct {
 // runUsers manages accounts in the database the server uses. stdin supplies
 // a piped password; stdout gets results and a generated password.
 func runUsers(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runUsersWith(ctx, storage.Options{}, args, getenv, stdin, stdout)
+}
+
+// runUsersWith is runUsers opening the database with opts, so tests can
+// choose a cheap bcrypt cost.
+func runUsersWith(ctx context.Context, opts storage.Options, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("users: missing command\n" + usersHelp)
 	}
@@ -60,7 +66,7 @@ func runUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("users %s: %w", args[0], err)
 	}
-	if err := cmd.exec(ctx, stdin, stdout); err != nil {
+	if err := cmd.exec(ctx, opts, stdin, stdout); err != nil {
 		return fmt.Errorf("users %s: %w", cmd.verb, err)
 	}
 	return nil
@@ -132,7 +138,7 @@ func settingIndex(flagName string) int {
 	panic("no setting " + flagName)
 }
 
-func (c usersCommand) exec(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+func (c usersCommand) exec(ctx context.Context, opts storage.Options, stdin io.Reader, stdout io.Writer) error {
 	// Check what can be checked before asking for a password or opening
 	// the database.
 	var role storage.Role
@@ -156,7 +162,7 @@ func (c usersCommand) exec(ctx context.Context, stdin io.Reader, stdout io.Write
 			return err
 		}
 	}
-	db, err := c.open(ctx)
+	db, err := c.open(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -248,7 +254,7 @@ func piped(r io.Reader) bool {
 
 // open opens the server's database. Only add may create a SQLite database,
 // so a mistyped -data-dir does not quietly list an empty one.
-func (c usersCommand) open(ctx context.Context) (*storage.DB, error) {
+func (c usersCommand) open(ctx context.Context, opts storage.Options) (*storage.DB, error) {
 	path := filepath.Join(c.dataDir, "hubdesk.db")
 	if c.databaseURL == "" {
 		if c.verb == "add" {
@@ -259,7 +265,7 @@ func (c usersCommand) open(ctx context.Context) (*storage.DB, error) {
 			return nil, fmt.Errorf("no accounts database at %s (check -data-dir or HUBDESK_DATA_DIR): %w", path, err)
 		}
 	}
-	return storage.Open(ctx, c.databaseURL, path, storage.Options{})
+	return storage.Open(ctx, c.databaseURL, path, opts)
 }
 
 func listUsers(ctx context.Context, db *storage.DB, stdout io.Writer) error {

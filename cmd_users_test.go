@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/hubdesk/hubdesk/storage"
 )
 
@@ -32,8 +34,12 @@ func writeFile(t *testing.T, content string) string {
 	return path
 }
 
-// TestUsersCommand walks an operator's session through run(), each step
-// seeing the database the previous ones left.
+// cheapBcrypt opens databases with bcrypt's lowest cost: at the default, each
+// hash takes over a second under the race detector.
+var cheapBcrypt = storage.Options{BcryptCost: bcrypt.MinCost}
+
+// TestUsersCommand walks an operator's session, each step seeing the
+// database the previous ones left.
 func TestUsersCommand(t *testing.T) {
 	dir, getenv := usersEnv(t)
 	pwFile := writeFile(t, "correct horse battery\n")
@@ -70,8 +76,8 @@ func TestUsersCommand(t *testing.T) {
 		{"help", []string{"help"}, "^usage: hubdesk users", ""},
 	}
 	for _, s := range steps {
-		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), append([]string{"users"}, s.args...), getenv, &stdout, &stderr)
+		var stdout bytes.Buffer
+		err := runUsersWith(context.Background(), cheapBcrypt, s.args, getenv, nil, &stdout)
 		if s.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
 				t.Errorf("%s: err = %v, want it to contain %q", s.name, err, s.wantErr)
@@ -87,13 +93,43 @@ func TestUsersCommand(t *testing.T) {
 		}
 	}
 
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "hubdesk.db"))
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "hubdesk.db"), cheapBcrypt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	if _, err := db.Authenticate(context.Background(), "vic", "a brand new passphrase"); err != nil {
 		t.Errorf("vic cannot sign in with the new password: %v", err)
+	}
+}
+
+// The subcommand is wired into run() with the server's settings.
+func TestUsersThroughRun(t *testing.T) {
+	dir, getenv := usersEnv(t)
+	pwFile := writeFile(t, "correct horse battery\n")
+	steps := []struct {
+		args    []string
+		wantOut string
+		wantErr string
+	}{
+		{[]string{"users", "add", "ann", "-role", "admin", "-password-file", pwFile}, "added ann with role admin\n", ""},
+		{[]string{"users", "list"}, "ann   admin  no", ""},
+		{[]string{"users", "list", "-data-dir", filepath.Join(dir, "elsewhere")}, "", "no accounts database at " + filepath.Join(dir, "elsewhere")},
+		{[]string{"users"}, "", "missing command"},
+		{[]string{"users", "-h"}, "usage: hubdesk users", ""},
+	}
+	for _, s := range steps {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), s.args, getenv, &stdout, &stderr)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Errorf("%v: err = %v, want %q", s.args, err, s.wantErr)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(stdout.String(), s.wantOut) {
+			t.Errorf("%v: %v, output %q, want %q", s.args, err, stdout.String(), s.wantOut)
+		}
 	}
 }
 
@@ -121,7 +157,7 @@ func TestUsersPasswordSources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, getenv := usersEnv(t)
 			var stdout bytes.Buffer
-			err := runUsers(context.Background(), []string{"add", "pat"}, getenv, tt.stdin(t), &stdout, &stdout)
+			err := runUsersWith(context.Background(), cheapBcrypt, []string{"add", "pat"}, getenv, tt.stdin(t), &stdout)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -141,7 +177,7 @@ func TestUsersPasswordSources(t *testing.T) {
 			case m != nil:
 				t.Errorf("printed a password it was given: %q", stdout.String())
 			}
-			db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "hubdesk.db"))
+			db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "hubdesk.db"), cheapBcrypt)
 			if err != nil {
 				t.Fatal(err)
 			}
