@@ -225,7 +225,14 @@ func (h *Handler) updateDevice(c echo.Context) error {
 	if errs != nil {
 		return h.renderDevice(c, http.StatusUnprocessableEntity, cur, mine.form(etag, base), errs, nil, nil)
 	}
-	_, err = h.Hub.UpdateDevice(ctx, apply(*cur, mine), hub.IfMatch(etag))
+	upd := apply(*cur, mine)
+	saved, err := h.Hub.UpdateDevice(ctx, upd, hub.IfMatch(etag))
+	entry := storage.AuditEntry{Action: storage.AuditDeviceUpdate, DeviceID: devID, Section: "identity",
+		ETagBefore: etag, Sent: deviceForAudit(upd), Before: identityJSON(base), After: identityJSON(mine)}
+	if err == nil {
+		entry.ETagAfter = saved.ETag
+	}
+	h.audit(c, entry, err)
 	switch {
 	case err == nil:
 		h.addFlash(c, "ok", "Saved the identity of "+devID+".")
@@ -298,7 +305,14 @@ func (h *Handler) changeKeys(c echo.Context) error {
 	}
 	upd := *d
 	upd.Authentication = &hub.AuthenticationMechanism{Type: hub.AuthSAS, SymmetricKey: &k}
-	_, err = h.Hub.UpdateDevice(ctx, &upd, hub.IfMatch(c.FormValue("etag")))
+	saved, err := h.Hub.UpdateDevice(ctx, &upd, hub.IfMatch(c.FormValue("etag")))
+	entry := storage.AuditEntry{Action: storage.AuditDeviceUpdate, DeviceID: devID, Section: "keys",
+		ETagBefore: c.FormValue("etag"), Sent: deviceForAudit(&upd), Detail: done,
+		Before: identityJSON(identityOf(d)), After: identityJSON(identityOf(&upd))}
+	if err == nil {
+		entry.ETagAfter = saved.ETag
+	}
+	h.audit(c, entry, err)
 	switch {
 	case err == nil:
 		h.addFlash(c, "ok", done+" of "+devID+". Devices using the old key must be given the new one.")
@@ -321,6 +335,7 @@ func (h *Handler) revealDeviceKeys(c echo.Context) error {
 	if keys == nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "This device has no symmetric keys.")
 	}
+	h.audit(c, storage.AuditEntry{Action: storage.AuditKeyReveal, DeviceID: d.DeviceID, Section: "keys", ETagBefore: d.ETag}, nil)
 	cur := identityOf(d)
 	return h.renderDevice(c, http.StatusOK, d, cur.form(d.ETag, cur), nil, nil, keys)
 }
@@ -339,6 +354,7 @@ func (h *Handler) keysOf(auth *hub.AuthenticationMechanism, who string) *views.K
 func (h *Handler) deleteDevice(c echo.Context) error {
 	devID := pathParam(c, "id")
 	err := h.Hub.DeleteDevice(c.Request().Context(), devID, hub.IfMatch(c.FormValue("etag")))
+	h.audit(c, storage.AuditEntry{Action: storage.AuditDeviceDelete, DeviceID: devID, Section: "identity", ETagBefore: c.FormValue("etag")}, err)
 	switch {
 	case err == nil:
 		h.addFlash(c, "ok", "Deleted device "+devID+" with its modules and twins.")
@@ -386,7 +402,12 @@ func (h *Handler) createDevice(c echo.Context) error {
 		}
 	}
 	if errs == nil {
-		_, err := h.Hub.CreateDevice(ctx, d)
+		created, err := h.Hub.CreateDevice(ctx, d)
+		entry := storage.AuditEntry{Action: storage.AuditDeviceCreate, DeviceID: m.ID, Section: "identity", Sent: deviceForAudit(d)}
+		if err == nil {
+			entry.ETagAfter, entry.After = created.ETag, identityJSON(identityOf(created))
+		}
+		h.audit(c, entry, err)
 		switch {
 		case err == nil:
 			h.addFlash(c, "ok", "Created device "+m.ID+".")
@@ -438,4 +459,20 @@ func newDeviceOf(m views.NewDevice) (*hub.Device, []views.FieldError) {
 		bad("authType", "Choose how the device authenticates.")
 	}
 	return d, errs
+}
+
+// deviceForAudit is the body of a device PUT as the trail keeps it: the
+// keys replaced by a marker, as the trail must never hold secrets.
+func deviceForAudit(d *hub.Device) string {
+	cp := *d
+	if a := cp.Authentication; a != nil && a.SymmetricKey != nil {
+		redacted := *a
+		redacted.SymmetricKey = &hub.SymmetricKey{PrimaryKey: "(secret)", SecondaryKey: "(secret)"}
+		if a.SymmetricKey.PrimaryKey == "" && a.SymmetricKey.SecondaryKey == "" {
+			redacted.SymmetricKey = nil
+		}
+		cp.Authentication = &redacted
+	}
+	b, _ := json.Marshal(cp)
+	return string(b)
 }

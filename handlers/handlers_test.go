@@ -47,7 +47,7 @@ func newApp(t *testing.T, opt appOptions) *app {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hubdesk.db"))
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,7 @@ func (h *Handler) renderModule(c echo.Context, reveal bool) error {
 			return echo.NewHTTPError(http.StatusBadRequest, "This module has no symmetric keys.")
 		}
 		p.Keys = keys
+		h.audit(c, storage.AuditEntry{Action: storage.AuditKeyReveal, DeviceID: devID, ModuleID: modID, Section: "keys", ETagBefore: m.ETag}, nil)
 	}
 	return render(c, http.StatusOK, views.ModulePageView(p))
 }
@@ -73,8 +74,14 @@ func (h *Handler) createModule(c echo.Context) error {
 	case strings.HasPrefix(modID, "$"):
 		return fail("Module not created: ids starting with $ are reserved for IoT Edge system modules.")
 	}
-	_, err := h.Hub.CreateModule(c.Request().Context(), &hub.Module{DeviceID: devID, ModuleID: modID,
+	created, err := h.Hub.CreateModule(c.Request().Context(), &hub.Module{DeviceID: devID, ModuleID: modID,
 		Authentication: &hub.AuthenticationMechanism{Type: hub.AuthSAS}})
+	entry := storage.AuditEntry{Action: storage.AuditModuleCreate, DeviceID: devID, ModuleID: modID, Section: "identity",
+		Sent: `{"authentication":{"type":"sas"}}`}
+	if err == nil {
+		entry.ETagAfter = created.ETag
+	}
+	h.audit(c, entry, err)
 	switch {
 	case err == nil:
 		h.addFlash(c, "ok", "Created module "+modID+".")
@@ -91,6 +98,7 @@ func (h *Handler) createModule(c echo.Context) error {
 func (h *Handler) deleteModule(c echo.Context) error {
 	devID, modID := pathParam(c, "id"), pathParam(c, "mid")
 	err := h.Hub.DeleteModule(c.Request().Context(), devID, modID, hub.IfMatch(c.FormValue("etag")))
+	h.audit(c, storage.AuditEntry{Action: storage.AuditModuleDelete, DeviceID: devID, ModuleID: modID, Section: "identity", ETagBefore: c.FormValue("etag")}, err)
 	switch {
 	case err == nil:
 		h.addFlash(c, "ok", "Deleted module "+modID+" and its twin.")

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/storage"
 	"github.com/hubdesk/hubdesk/twinedit"
 	"github.com/hubdesk/hubdesk/views"
 )
@@ -375,7 +376,17 @@ func (h *Handler) saveTwin(c echo.Context) error {
 		return h.renderEditor(c, t, f, http.StatusOK, nil, "Nothing changed, so there is nothing to save. Nothing was sent to the hub.")
 	}
 	ctx := c.Request().Context()
-	_, err := h.writeTwin(ctx, t, f.replace, p.body, hub.IfMatch(f.etag))
+	tw, err := h.writeTwin(ctx, t, f.replace, p.body, hub.IfMatch(f.etag))
+	entry := storage.AuditEntry{Action: storage.AuditTwinUpdate, DeviceID: t.deviceID, ModuleID: t.moduleID,
+		Section: changedSections(p.change), ETagBefore: f.etag, Sent: string(p.body), Reason: f.reason}
+	if f.replace {
+		entry.Action = storage.AuditTwinReplace
+	}
+	entry.Before, entry.After = snapshots(p.change.Paths)
+	if err == nil {
+		entry.ETagAfter = tw.ETag
+	}
+	h.audit(c, entry, err)
 	switch {
 	case err == nil:
 		h.addFlash(c, "ok", savedMessage(p.change))
