@@ -28,12 +28,12 @@ type opener func(Options) (*DB, error)
 type backend struct {
 	name string
 	// fresh makes a new, empty database for t and returns its opener.
-	fresh func(t *testing.T) opener
+	fresh func(t testing.TB) opener
 }
 
 func backends() []backend {
 	return []backend{
-		{"sqlite", func(t *testing.T) opener {
+		{"sqlite", func(t testing.TB) opener {
 			path := filepath.Join(t.TempDir(), "hubdesk.db")
 			return func(o Options) (*DB, error) { return OpenSQLite(context.Background(), path, o) }
 		}},
@@ -43,7 +43,7 @@ func backends() []backend {
 
 // freshPostgres gives each test a schema of its own in the test database,
 // dropped at the end, so tests start empty and may run in parallel.
-func freshPostgres(t *testing.T) opener {
+func freshPostgres(t testing.TB) opener {
 	t.Helper()
 	base := os.Getenv("HUBDESK_TEST_POSTGRES_URL")
 	if base == "" {
