@@ -31,7 +31,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	client, hubName, closeHub, err := connectHub(cfg, logger)
+	metrics := handlers.NewMetrics()
+	client, hubName, closeHub, err := connectHub(cfg, logger, hub.WithObserver(metrics.ObserveHub))
 	if err != nil {
 		return err
 	}
@@ -64,6 +65,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		Logger:        logger,
 		Secure:        secure,
 		SessionMaxAge: cfg.SessionMaxAge,
+		Metrics:       metrics,
 		Ready: func(ctx context.Context) error {
 			if _, err := client.Statistics(ctx); err != nil {
 				return fmt.Errorf("hub: %w", err)
@@ -119,9 +121,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 // connectHub returns a client for the configured hub, or starts the
 // embedded, durable emulator under the data directory when none is set.
-func connectHub(cfg config, logger *slog.Logger) (*hub.Client, string, func(), error) {
+func connectHub(cfg config, logger *slog.Logger, opts ...hub.Option) (*hub.Client, string, func(), error) {
 	if cfg.HubConnString != "" {
-		var opts []hub.Option
 		if cfg.HubURL != "" {
 			opts = append(opts, hub.WithBaseURL(cfg.HubURL))
 		}
@@ -145,7 +146,7 @@ func connectHub(cfg config, logger *slog.Logger) (*hub.Client, string, func(), e
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("embedded hub: %w", err)
 	}
-	return srv.Client(), "embedded emulator (" + srv.HostName() + ")", func() { srv.Close() }, nil
+	return srv.Client(opts...), "embedded emulator (" + srv.HostName() + ")", func() { srv.Close() }, nil
 }
 
 // bootstrapAdmin creates the admin account on first start, with the

@@ -39,11 +39,13 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	if !h.logins.allow(c.RealIP(), f.Name) {
 		h.Logger.Warn("sign-in rate limited", "user", f.Name, "ip", c.RealIP())
+		h.signIn("rate_limited")
 		return fail(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a few minutes and try again.")
 	}
 	u, err := h.DB.Authenticate(c.Request().Context(), f.Name, f.Password)
 	if errors.Is(err, storage.ErrBadCredentials) {
 		h.Logger.Info("sign-in refused", "user", f.Name, "ip", c.RealIP())
+		h.signIn("refused")
 		return fail(http.StatusUnauthorized, "Wrong user name or password.")
 	}
 	if err != nil {
@@ -53,6 +55,7 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	h.Logger.Info("signed in", "user", u.Name, "ip", c.RealIP())
+	h.signIn("ok")
 	return redirect(c, safeNext(f.Next))
 }
 
@@ -60,6 +63,7 @@ func (h *Handler) logout(c echo.Context) error {
 	if err := h.endSession(c); err != nil {
 		return err
 	}
+	h.signIn("signed_out")
 	return redirect(c, "/login")
 }
 

@@ -238,6 +238,7 @@ func (h *Handler) updateDevice(c echo.Context) error {
 		h.addFlash(c, "ok", "Saved the identity of "+devID+".")
 		return redirect(c, deviceURL(devID))
 	case errors.Is(err, hub.ErrPreconditionFailed):
+		h.conflict("identity")
 		// Re-read: the device may have changed again since cur.
 		if cur, err = h.Hub.GetDevice(ctx, devID); err != nil {
 			return err

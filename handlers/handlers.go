@@ -33,7 +33,9 @@ type Deps struct {
 	SessionMaxAge time.Duration
 	// Ready reports whether the hub and the stores are usable (/readyz).
 	Ready func(ctx context.Context) error
-	Now   func() time.Time
+	// Metrics, if set, are measured and served at /metrics.
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // Handler serves the dashboard.
@@ -63,6 +65,9 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.HTTPErrorHandler = h.handleError
 	e.Use(middleware.RequestID())
 	e.Use(h.logRequests)
+	if h.Metrics != nil {
+		e.Use(h.Metrics.measure(h.Now))
+	}
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit("2M"))
 	hsts := 0
@@ -80,6 +85,9 @@ func (h *Handler) Register(e *echo.Echo) {
 	// Operations: no session, no CSRF.
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
+	if h.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(h.Metrics.Handler()))
+	}
 	e.GET(static.Prefix+"*", echo.WrapHandler(h.Assets))
 
 	app := e.Group("", middleware.CSRFWithConfig(middleware.CSRFConfig{

@@ -68,8 +68,10 @@ func newApp(t *testing.T, opt appOptions) *app {
 		opt.maxAge = time.Hour
 	}
 	logs := &strings.Builder{}
+	metrics := handlers.NewMetrics()
 	h := handlers.New(handlers.Deps{
-		Hub:           emu.Client(),
+		Hub:           emu.Client(hub.WithObserver(metrics.ObserveHub)),
+		Metrics:       metrics,
 		HubName:       emu.HostName(),
 		DB:            db,
 		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("k", 64)), []byte(strings.Repeat("b", 32)), opt.maxAge, false),

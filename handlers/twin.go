@@ -397,6 +397,7 @@ func (h *Handler) saveTwin(c echo.Context) error {
 		}
 		return redirect(c, t.url())
 	case errors.Is(err, hub.ErrPreconditionFailed):
+		h.conflict("twin")
 		return h.twinConflict(c, t, f)
 	case errors.Is(err, hub.ErrBadRequest):
 		// The hub refused the content: a rule we do not check, or one it

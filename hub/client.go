@@ -21,6 +21,8 @@ type Client struct {
 	now        func() time.Time
 	sleep      func(time.Duration) <-chan time.Time
 
+	observe    func(Call)
+
 	mu          sync.Mutex
 	token       string
 	tokenExpiry time.Time
@@ -134,6 +136,27 @@ func WithRetry(maxAttempts int, base time.Duration) Option {
 func WithUserAgent(ua string) Option {
 	return func(c *Client) error {
 		c.userAgent = ua
+		return nil
+	}
+}
+
+// Call describes one finished client operation, for metrics.
+type Call struct {
+	// Op is the Client method, such as "GetModuleTwin".
+	Op string
+	// Duration covers every attempt and the waits between them.
+	Duration time.Duration
+	// Attempts is how many requests were sent.
+	Attempts int
+	// Err is the operation's error, nil on success.
+	Err error
+}
+
+// WithObserver calls observe after every operation, from the calling
+// goroutine; it must be quick and safe for concurrent use.
+func WithObserver(observe func(Call)) Option {
+	return func(c *Client) error {
+		c.observe = observe
 		return nil
 	}
 }

@@ -38,29 +38,42 @@ type request struct {
 // successful JSON response into out (if not nil). It returns the response
 // headers. Hub error responses are *Error; other failures wrap their cause.
 func (c *Client) do(ctx context.Context, r request, out any) (http.Header, error) {
+	if c.observe == nil {
+		hdr, _, err := c.attempt(ctx, r, out)
+		return hdr, err
+	}
+	start := c.now()
+	hdr, attempts, err := c.attempt(ctx, r, out)
+	c.observe(Call{Op: r.op, Duration: c.now().Sub(start), Attempts: attempts, Err: err})
+	return hdr, err
+}
+
+// attempt is do without the observer; it also returns how many requests
+// it sent.
+func (c *Client) attempt(ctx context.Context, r request, out any) (http.Header, int, error) {
 	if r.cond != nil {
 		if _, err := r.cond.header(); err != nil {
-			return nil, fmt.Errorf("hub: %s: %w", r.op, err)
+			return nil, 0, fmt.Errorf("hub: %s: %w", r.op, err)
 		}
 	}
 	for attempt := 1; ; attempt++ {
 		hdr, err := c.send(ctx, r, out)
 		if err == nil {
-			return hdr, nil
+			return hdr, attempt, nil
 		}
 		if !r.read || attempt >= c.retry.maxAttempts || !retryable(ctx, err) {
-			return nil, err
+			return nil, attempt, err
 		}
 		d, ok := c.retry.delay(attempt, err)
 		if !ok {
-			return nil, err
+			return nil, attempt, err
 		}
 		if deadline, has := ctx.Deadline(); has && time.Until(deadline) < d {
-			return nil, err
+			return nil, attempt, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("hub: %s: %w (waiting to retry after: %w)", r.op, ctx.Err(), err)
+			return nil, attempt, fmt.Errorf("hub: %s: %w (waiting to retry after: %w)", r.op, ctx.Err(), err)
 		case <-c.sleep(d):
 		}
 	}
