@@ -21,7 +21,7 @@ type Client struct {
 	now        func() time.Time
 	sleep      func(time.Duration) <-chan time.Time
 
-	observe    func(Call)
+	observe func(Call)
 
 	mu          sync.Mutex
 	token       string
