@@ -160,7 +160,12 @@ func bootstrapAdmin(ctx context.Context, db *storage.DB, password string, stdout
 	if generated {
 		password = randomToken(18)
 	}
-	if err := db.CreateUser(ctx, "admin", password, storage.RoleAdmin); err != nil {
+	switch err := db.CreateUser(ctx, "admin", password, storage.RoleAdmin); {
+	case errors.Is(err, storage.ErrUserExists):
+		// Another replica sharing the database created it first; its
+		// password is the one that counts, so print nothing.
+		return nil
+	case err != nil:
 		return fmt.Errorf("bootstrap admin account: %w", err)
 	}
 	if generated {
