@@ -56,6 +56,8 @@ const helpText = `hubdesk: a web dashboard for Azure IoT Hub device identities a
 
   hubdesk [flags]              serve the dashboard (flags: hubdesk -h lists them)
   hubdesk emulator [flags]     serve a local IoT Hub emulator alone
+  hubdesk users COMMAND        manage accounts: list, add, set-role, disable, enable, reset-password
+  hubdesk bench [flags]        run the benchmarks side by side and print a table
   hubdesk healthcheck          exit 0 if the dashboard at HUBDESK_ADDR answers /healthz
 
 Every flag also reads an environment variable; see README.md.
