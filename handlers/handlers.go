@@ -131,6 +131,8 @@ func (h *Handler) Register(e *echo.Echo) {
 		editor.POST(twin+"/resolve", h.resolveTwin)
 		admin.POST(twin+"/overwrite", h.overwriteTwin)
 	}
+	h.registerAudit(viewer, editor, admin)
+	h.registerAccounts(app, admin)
 }
 
 // healthz answers while the process is up.
