@@ -35,7 +35,10 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Metrics, if set, are measured and served at /metrics.
 	Metrics *Metrics
-	Now     func() time.Time
+	// ProxyAuth, if set, signs people in from the headers of an
+	// authenticating reverse proxy (single sign-on).
+	ProxyAuth *ProxyAuth
+	Now       func() time.Time
 }
 
 // Handler serves the dashboard.
