@@ -66,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return perf.Run(ctx, stdout, opts, perf.HubScenarios(n)...)
+	return perf.Run(ctx, stdout, opts, append(perf.HubScenarios(n), perf.DashboardScenarios()...)...)
 }
 
 // orDefault is n, or def when n is not set.

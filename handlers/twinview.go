@@ -52,9 +52,9 @@ func sectionVersion(section json.RawMessage) int64 {
 // compare lines up desired and reported properties leaf by leaf, with how
 // long ago the device reported each value (from reported $metadata).
 func compare(now time.Time, desired, reported json.RawMessage) []views.Compared {
-	d := leaves(desired)
-	r := leaves(reported)
-	meta := metadataOf(reported)
+	dm, rm := decodeObject(desired), decodeObject(reported)
+	d, r := leaves(dm), leaves(rm)
+	meta, _ := rm["$metadata"].(map[string]any)
 	paths := make([]string, 0, len(d)+len(r))
 	for p := range d {
 		paths = append(paths, p)
@@ -80,17 +80,23 @@ func compare(now time.Time, desired, reported json.RawMessage) []views.Compared 
 	return out
 }
 
+// decodeObject decodes a JSON object keeping numbers as written; nil if it
+// is not one.
+func decodeObject(section json.RawMessage) map[string]any {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(section))
+	dec.UseNumber()
+	if len(section) == 0 || dec.Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
 // leaves flattens a properties section to dotted paths and compact JSON
 // values; arrays and empty objects are leaves. $metadata and $version are
 // left out.
-func leaves(section json.RawMessage) map[string]string {
-	out := map[string]string{}
-	var root map[string]any
-	dec := json.NewDecoder(bytes.NewReader(section))
-	dec.UseNumber()
-	if len(section) == 0 || dec.Decode(&root) != nil {
-		return out
-	}
+func leaves(root map[string]any) map[string]string {
+	out := make(map[string]string, len(root))
 	var walk func(prefix string, m map[string]any)
 	walk = func(prefix string, m map[string]any) {
 		for k, v := range m {
@@ -114,16 +120,6 @@ func leaves(section json.RawMessage) map[string]string {
 	}
 	walk("", root)
 	return out
-}
-
-func metadataOf(section json.RawMessage) map[string]any {
-	var v struct {
-		Metadata map[string]any `json:"$metadata"`
-	}
-	if len(section) == 0 || json.Unmarshal(section, &v) != nil {
-		return nil
-	}
-	return v.Metadata
 }
 
 // lastUpdated finds the $lastUpdated of path in a $metadata tree: the

@@ -24,6 +24,7 @@ type Env struct {
 
 	mu      sync.Mutex
 	servers []*emulator.Server
+	closers []func() error
 	memo    map[string]any
 	notes   []string
 }
@@ -112,13 +113,25 @@ func Memo[T any](env *Env, key string, f func() (T, error)) (T, error) {
 	return v, nil
 }
 
+// onClose runs f when the run ends, before the hubs stop.
+func (e *Env) onClose(f func() error) {
+	e.mu.Lock()
+	e.closers = append(e.closers, f)
+	e.mu.Unlock()
+}
+
 // close stops every hub and removes the run's temporary directory.
 func (e *Env) close() error {
 	e.mu.Lock()
-	servers := e.servers
-	e.servers = nil
+	servers, closers := e.servers, e.closers
+	e.servers, e.closers = nil, nil
 	e.mu.Unlock()
 	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, s := range servers {
 		if err := s.Close(); err != nil {
 			errs = append(errs, err)

@@ -1,0 +1,28 @@
+package perf
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+func TestRunDashboardScenarios(t *testing.T) {
+	scenarios := DashboardScenarios()
+	var out bytes.Buffer
+	if err := Run(context.Background(), &out, tinyOptions(t), scenarios...); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	t.Log("\n" + out.String())
+	rows := parseTable(t, out.String())
+	if len(rows) != len(scenarios) {
+		t.Fatalf("%d rows, want %d", len(rows), len(scenarios))
+	}
+	measured := regexp.MustCompile(`^[0-9][0-9,.]* (pages/s|ms|x)$`)
+	for i, r := range rows {
+		if r[0] != scenarios[i].Name || !measured.MatchString(r[2]) || !slices.Contains([]string{"PASS", "FAIL"}, r[5]) {
+			t.Errorf("row %d: %q", i, r)
+		}
+	}
+}
