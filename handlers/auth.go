@@ -23,6 +23,15 @@ type loginForm struct {
 }
 
 func (h *Handler) showLogin(c echo.Context) error {
+	// The sign-on proxy has already signed this person in (or refused
+	// them a role, which the page they return to will say).
+	if _, ok, err := h.proxyUser(c); ok || err != nil {
+		next := safeNext(c.QueryParam("next"))
+		if strings.HasPrefix(next, "/login") {
+			next = "/"
+		}
+		return redirect(c, next)
+	}
 	m := views.Login{Page: h.page(c, "Sign in", ""), Next: safeNext(c.QueryParam("next"))}
 	return render(c, http.StatusOK, views.LoginPage(m))
 }
@@ -60,6 +69,10 @@ func (h *Handler) login(c echo.Context) error {
 }
 
 func (h *Handler) logout(c echo.Context) error {
+	if _, ok, _ := h.proxyUser(c); ok {
+		h.addFlash(c, "warn", "Your organisation's sign-on signs you in to hubdesk; sign out there to end it.")
+		return redirect(c, "/")
+	}
 	if err := h.endSession(c); err != nil {
 		return err
 	}

@@ -23,7 +23,10 @@ const (
 	// keyDraftsSaved holds the saved-draft keys a successful save made
 	// obsolete, for the next page to tell the browser.
 	keyDraftsSaved = "drafts_saved"
-	ctxUser        = "hubdesk.user"
+	// keyRevealed holds a password generated for an account, shown once
+	// on the next page.
+	keyRevealed = "revealed"
+	ctxUser     = "hubdesk.user"
 )
 
 // NewCookieStore returns the session store: cookies signed with hashKey
@@ -116,21 +119,28 @@ func (h *Handler) takeFlashes(c echo.Context) []views.Flash {
 
 // requireRole lets a request through only for a signed-in, enabled user
 // with at least role need. The account is read on every request, so a
-// disabled account or a changed role takes effect at once.
+// disabled account or a changed role takes effect at once. A person the
+// trusted sign-on proxy names needs no session and no account.
 func (h *Handler) requireRole(need storage.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			s := h.session(c)
-			name, _ := s.Values[keyUser].(string)
-			issued, _ := s.Values[keyIssued].(int64)
-			expired := h.Now().Sub(time.Unix(issued, 0)) > h.SessionMaxAge
-			if name == "" || expired {
-				return redirect(c, "/login?next="+safeNext(c.Request().URL.RequestURI()))
+			u, ok, err := h.proxyUser(c)
+			if err != nil {
+				return err
 			}
-			u, err := h.DB.User(c.Request().Context(), name)
-			if err != nil || u.Disabled {
-				h.endSession(c)
-				return redirect(c, "/login")
+			if !ok {
+				s := h.session(c)
+				name, _ := s.Values[keyUser].(string)
+				issued, _ := s.Values[keyIssued].(int64)
+				expired := h.Now().Sub(time.Unix(issued, 0)) > h.SessionMaxAge
+				if name == "" || expired {
+					return redirect(c, "/login?next="+safeNext(c.Request().URL.RequestURI()))
+				}
+				u, err = h.DB.User(c.Request().Context(), name)
+				if err != nil || u.Disabled {
+					h.endSession(c)
+					return redirect(c, "/login")
+				}
 			}
 			c.Set(ctxUser, u)
 			if !u.Role.Allows(need) {
