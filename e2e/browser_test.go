@@ -86,7 +86,7 @@ func newSite(t *testing.T, demo int) *site {
 	})
 	h := handlers.New(handlers.Deps{
 		Hub:           emu.Client(),
-		HubName:       emu.HostName(),
+		HubName:       "embedded emulator (" + emu.HostName() + ")", // as the hubdesk command names it
 		DB:            db,
 		Sessions:      handlers.NewCookieStore(hashKey, blockKey, time.Hour, false),
 		Assets:        assets,

@@ -28,11 +28,17 @@ func (s *site) newModule(t *testing.T, deviceID, moduleID string) string {
 	if _, err := s.hub.CreateModule(ctx, &hub.Module{DeviceID: deviceID, ModuleID: moduleID}); err != nil {
 		t.Fatal(err)
 	}
-	patch := `{"tags":{"site":"A"},"properties":{"desired":{"fw":"1.0","mode":"eco"}}}`
-	if _, err := s.hub.UpdateModuleTwin(ctx, deviceID, moduleID, []byte(patch), hub.Unconditional()); err != nil {
+	s.patchTwin(t, deviceID, moduleID, `{"tags":{"site":"A"},"properties":{"desired":{"fw":"1.0","mode":"eco"}}}`)
+	return "/devices/" + deviceID + "/modules/" + moduleID + "/twin"
+}
+
+// patchTwin changes a module twin behind the dashboard's back, as a
+// colleague's script or a deployment would.
+func (s *site) patchTwin(t *testing.T, deviceID, moduleID, patch string) {
+	t.Helper()
+	if _, err := s.hub.UpdateModuleTwin(context.Background(), deviceID, moduleID, []byte(patch), hub.Unconditional()); err != nil {
 		t.Fatal(err)
 	}
-	return "/devices/" + deviceID + "/modules/" + moduleID + "/twin"
 }
 
 // twinState is a module twin's tags and desired properties on the hub,
