@@ -32,19 +32,19 @@ type AuditList struct {
 
 // AuditRow is one entry of the trail as a list shows it.
 type AuditRow struct {
-	ID, URL           string
-	At, AtISO, Ago    string // "2026-03-01 14:05:09 UTC", RFC 3339, "3 minutes ago"
-	Person            string
-	Action            string
+	ID, URL            string
+	At, AtISO, Ago     string // "2026-03-01 14:05:09 UTC", RFC 3339, "3 minutes ago"
+	Person             string
+	Action             string
 	DeviceID, ModuleID string
-	DeviceURL         string
-	ModuleURL         string // "" for a device's entry
-	TwinURL           string // "" unless the entry is a twin change
-	Section           string
-	Outcome           string // ok, conflict, refused, error
-	Reason            string
-	Detail            string
-	Changes           []PathChange // filled on history pages
+	DeviceURL          string
+	ModuleURL          string // "" for a device's entry
+	TwinURL            string // "" unless the entry is a twin change
+	Section            string
+	Outcome            string // ok, conflict, refused, error
+	Reason             string
+	Detail             string
+	Changes            []PathChange // filled on history pages
 }
 
 // OutcomeClass is the badge style of an outcome.
