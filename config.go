@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hubdesk/hubdesk/handlers"
 )
 
 // config is everything the dashboard needs to start. Each field comes from a
@@ -33,6 +35,9 @@ type config struct {
 	LogLevel       string
 	ShutdownGrace  time.Duration
 	EmulatorListen string
+	// ProxyAuth is single sign-on through an authenticating reverse
+	// proxy; off when its UserHeader is empty.
+	ProxyAuth handlers.ProxyAuth
 }
 
 // setting describes one configuration value, for flags, the environment and
@@ -60,6 +65,10 @@ var settings = []setting{
 	{"log-level", "HUBDESK_LOG_LEVEL", "info", "log level: debug, info, warn or error", false},
 	{"shutdown-grace", "HUBDESK_SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish after SIGTERM", false},
 	{"emulator-addr", "HUBDESK_EMULATOR_ADDR", "127.0.0.1:0", "address of the embedded emulator (loopback)", false},
+	{"auth-proxy-header", "HUBDESK_AUTH_PROXY_HEADER", "", "single sign-on: header in which an authenticating reverse proxy (e.g. oauth2-proxy) names the signed-in person, e.g. X-Forwarded-User; empty: off. The proxy must overwrite it on every request", false},
+	{"auth-proxy-groups-header", "HUBDESK_AUTH_PROXY_GROUPS_HEADER", "", "single sign-on: header with the person's groups, comma-separated, e.g. X-Forwarded-Groups", false},
+	{"auth-trusted-proxies", "HUBDESK_AUTH_TRUSTED_PROXIES", "", "single sign-on: comma-separated IPs or CIDRs of the proxies; the headers count only when the TCP peer is one of them (required with -auth-proxy-header)", false},
+	{"auth-group-roles", "HUBDESK_AUTH_GROUP_ROLES", "", "single sign-on: group=role pairs, e.g. iot-admins=admin,iot-support=editor,staff=viewer; the highest role of a person's groups wins, no matching group is refused", false},
 }
 
 // parseConfig reads the dashboard's configuration from args and getenv and
@@ -132,6 +141,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if c.SessionKey != "" && len(c.SessionKey) < 32 {
 		errs = append(errs, errors.New("session-key: must be at least 32 bytes"))
 	}
+	c.ProxyAuth, err = parseProxyAuth(get)
+	check(err)
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -146,6 +157,48 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
 	return c, nil
+}
+
+// parseProxyAuth reads the single sign-on settings. Each needs the others:
+// a user header believed from anywhere would let anyone claim any name.
+func parseProxyAuth(get func(string) string) (handlers.ProxyAuth, error) {
+	var p handlers.ProxyAuth
+	var errs []error
+	var err error
+	if p.UserHeader, err = handlers.ParseHeaderName(get("auth-proxy-header")); err != nil {
+		errs = append(errs, fmt.Errorf("auth-proxy-header: %w", err))
+	}
+	if p.GroupsHeader, err = handlers.ParseHeaderName(get("auth-proxy-groups-header")); err != nil {
+		errs = append(errs, fmt.Errorf("auth-proxy-groups-header: %w", err))
+	}
+	if p.Trusted, err = handlers.ParseTrustedProxies(get("auth-trusted-proxies")); err != nil {
+		errs = append(errs, fmt.Errorf("auth-trusted-proxies: %w", err))
+	}
+	if p.Roles, err = handlers.ParseGroupRoles(get("auth-group-roles")); err != nil {
+		errs = append(errs, fmt.Errorf("auth-group-roles: %w", err))
+	}
+	if len(errs) > 0 {
+		return handlers.ProxyAuth{}, joinLines(errs)
+	}
+	if get("auth-proxy-header") == "" {
+		if p.GroupsHeader != "" || len(p.Trusted) > 0 || len(p.Roles) > 0 {
+			return handlers.ProxyAuth{}, errors.New("auth-proxy-header: the other auth-* settings do nothing without it; set it to turn on single sign-on")
+		}
+		return handlers.ProxyAuth{}, nil
+	}
+	if len(p.Trusted) == 0 {
+		errs = append(errs, errors.New("auth-trusted-proxies: required with auth-proxy-header, or anyone could send the header and claim any name"))
+	}
+	if p.GroupsHeader == "" {
+		errs = append(errs, errors.New("auth-proxy-groups-header: required with auth-proxy-header; roles come from groups"))
+	}
+	if len(p.Roles) == 0 {
+		errs = append(errs, errors.New("auth-group-roles: required with auth-proxy-header, or nobody gets a role"))
+	}
+	if len(errs) > 0 {
+		return handlers.ProxyAuth{}, joinLines(errs)
+	}
+	return p, nil
 }
 
 // envDefault is the default of s from the environment: NAME, else for a

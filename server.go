@@ -56,6 +56,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	secure := cfg.TLSCert != ""
 	hashKey, blockKey := deriveKeys(sessionKey)
+	var proxyAuth *handlers.ProxyAuth
+	if cfg.ProxyAuth.UserHeader != "" {
+		proxyAuth = &cfg.ProxyAuth
+		logger.Info("single sign-on from proxy headers", "header", proxyAuth.UserHeader, "trusted", len(proxyAuth.Trusted))
+	}
 	h := handlers.New(handlers.Deps{
 		Hub:           client,
 		HubName:       hubName,
@@ -66,6 +71,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		Secure:        secure,
 		SessionMaxAge: cfg.SessionMaxAge,
 		Metrics:       metrics,
+		ProxyAuth:     proxyAuth,
 		Ready: func(ctx context.Context) error {
 			if _, err := client.Statistics(ctx); err != nil {
 				return fmt.Errorf("hub: %w", err)
