@@ -1,5 +1,7 @@
 package views
 
+import "strconv"
+
 // AuditFilter is the audit log's query as the person typed it. Its fields
 // are the URL's query parameters, so a filtered view is a shareable link.
 type AuditFilter struct {
@@ -56,6 +58,15 @@ func (r AuditRow) OutcomeClass() string {
 		return "badge warn"
 	}
 	return "badge bad"
+}
+
+// changesCaption heads an entry's diff: a write the hub did not accept
+// changed nothing, it only tried to.
+func changesCaption(r AuditRow, n int) string {
+	if r.Outcome == "ok" {
+		return strconv.Itoa(n) + " changed value(s)"
+	}
+	return strconv.Itoa(n) + " value(s) it tried to change, not applied (" + r.Outcome + ")"
 }
 
 // AuditEntryPage is one entry of the trail in full.
