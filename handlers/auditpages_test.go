@@ -480,3 +480,23 @@ func TestAuditRevertRefusals(t *testing.T) {
 	_, page := ed.get("/audit/2")
 	mustContain(t, page, "Only twin changes can be reverted")
 }
+
+func TestPagesLinkTheHistory(t *testing.T) {
+	a := newTwinApp(t)
+	b := a.browser()
+	b.signIn("vic")
+	for path, want := range map[string]string{
+		"/":                          `href="/audit"`,
+		"/devices/dev1":              `href="/devices/dev1/history"`,
+		"/devices/dev1/twin":         `href="/devices/dev1/history"`,
+		"/devices/dev1/modules/mod1": `href="/devices/dev1/modules/mod1/history"`,
+		twinPath:                     `href="/devices/dev1/modules/mod1/history"`,
+	} {
+		_, page := b.get(path)
+		if !strings.Contains(page, want) {
+			t.Errorf("%s lacks %s", path, want)
+		}
+	}
+	_, page := b.get("/audit")
+	mustContain(t, page, `<a href="/audit" aria-current="page">Audit</a>`)
+}

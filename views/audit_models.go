@@ -60,6 +60,14 @@ func (r AuditRow) OutcomeClass() string {
 	return "badge bad"
 }
 
+// HistoryURL is the history page of the twin's device or module.
+func (t TwinTarget) HistoryURL() string {
+	if t.ModuleID == "" {
+		return t.DeviceURL + "/history"
+	}
+	return t.ModuleURL + "/history"
+}
+
 // changesCaption heads an entry's diff: a write the hub did not accept
 // changed nothing, it only tried to.
 func changesCaption(r AuditRow, n int) string {
