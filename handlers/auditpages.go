@@ -225,7 +225,9 @@ func auditRow(now time.Time, e storage.AuditEntry) views.AuditRow {
 	r := views.AuditRow{
 		ID:       strconv.FormatInt(e.ID, 10),
 		URL:      "/audit/" + strconv.FormatInt(e.ID, 10),
-		At:       e.At.UTC().Format("2006-01-02\u00a015:04:05"), // one line in the table
+		At:       e.At.UTC().Format("2006-01-02 15:04:05"),
+		Day:      e.At.UTC().Format("2006-01-02"),
+		Clock:    e.At.UTC().Format("15:04:05"),
 		AtISO:    e.At.UTC().Format(time.RFC3339),
 		Ago:      ago(now, hub.Time{Time: e.At}),
 		Person:   e.Actor,

@@ -35,7 +35,8 @@ type AuditList struct {
 // AuditRow is one entry of the trail as a list shows it.
 type AuditRow struct {
 	ID, URL            string
-	At, AtISO, Ago     string // "2026-03-01 14:05:09 UTC", RFC 3339, "3 minutes ago"
+	At, AtISO, Ago     string // "2026-03-01 14:05:09" (UTC), RFC 3339, "3 minutes ago"
+	Day, Clock         string // At's date and time of day, for a narrow column
 	Person             string
 	Action             string
 	DeviceID, ModuleID string
