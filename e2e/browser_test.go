@@ -45,7 +45,6 @@ const (
 // site is the dashboard served over real HTTP on an emulated hub, wired as
 // the hubdesk command wires it, with an admin (alice) and an editor (ed).
 type site struct {
-	t   *testing.T
 	url string
 	hub *hub.Client
 }
@@ -98,7 +97,7 @@ func newSite(t *testing.T, demo int) *site {
 	h.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &site{t: t, url: srv.URL, hub: emu.Client()}
+	return &site{url: srv.URL, hub: emu.Client()}
 }
 
 // serverLog keeps the server's warnings and errors for the end of a test.
@@ -408,6 +407,9 @@ func (p *person) typeInEditor(id, text string) {
 		chromedp.KeyEvent(kb.Delete),
 		chromedp.KeyEvent(text),
 	)
+	if got := p.editorText(id); got != text {
+		p.t.Fatalf("typed %q into the editor over #%s; the form holds %q", text, id, got)
+	}
 }
 
 // editorText is the document of the editor over textarea id, as the form

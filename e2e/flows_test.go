@@ -199,9 +199,6 @@ func TestEditModuleTwin(t *testing.T) {
 	// A key with a space: the hub would refuse it, and the editor says so
 	// as it is typed.
 	ed.typeInEditor("ed-desired", `{"fw": "2.0", "bad key": 1}`)
-	if got := ed.editorText("ed-desired"); got != `{"fw": "2.0", "bad key": 1}` {
-		t.Fatalf("typed into the editor, the form holds %q", got)
-	}
 	ed.waitStatus("ed-desired", "1 problem: desired.bad key: Property or Tag name has invalid characters")
 
 	ed.typeInEditor("ed-desired", `{"fw": "2.0", "mode": "eco", "retries": 3}`)
