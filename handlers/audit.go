@@ -70,21 +70,26 @@ func changedSections(ch *twinedit.Change) string {
 
 // snapshots are the changed values of a twin before and after a change,
 // each as a twin-shaped JSON object ({"tags":{...},"properties":{"desired":
-// {...}}}) holding only the changed paths: absent values are left out.
-// twinedit.Inverse of the two is the merge patch that reverts the change.
+// {...}}}) holding only the changed paths, an absent value as null. The
+// nulls keep the parent objects in the snapshot, so that
+// twinedit.Inverse of the two, the merge patch that reverts the change,
+// removes an added key rather than its whole parent.
 func snapshots(paths []twinedit.PathChange) (before, after string) {
 	b, a := map[string]any{}, map[string]any{}
 	for _, p := range paths {
-		if p.Before != nil {
-			setPath(b, p.Path, p.Before)
-		}
-		if p.After != nil {
-			setPath(a, p.Path, p.After)
-		}
+		setPath(b, p.Path, orNull(p.Before))
+		setPath(a, p.Path, orNull(p.After))
 	}
 	bj, _ := json.Marshal(b)
 	aj, _ := json.Marshal(a)
 	return string(bj), string(aj)
+}
+
+func orNull(v json.RawMessage) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("null")
+	}
+	return v
 }
 
 func setPath(m map[string]any, p twinedit.Path, v json.RawMessage) {

@@ -105,3 +105,22 @@ func TestIdentityWritesAndRevealsAreAuditedWithoutKeys(t *testing.T) {
 		t.Fatalf("trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An added key's snapshot keeps its parent, so reverting removes the key
+// alone, not every tag.
+func TestAuditSnapshotsRevertAnAddedKeyAlone(t *testing.T) {
+	a := newTwinApp(t)
+	b := a.browser()
+	b.signIn("ed")
+	_, page := b.get(twinPath)
+	_, review := b.submit(page, reviewPath, url.Values{"tags": {`{"site": "A", "room": 12}`}, "desired": {`{"fw": "1.0", "mode": "eco", "led": {"on": true}}`}})
+	b.submit(review, savePath, nil)
+	e := auditTrail(t, a)[0]
+	inverse, err := twinedit.Inverse(json.RawMessage(e.Before), json.RawMessage(e.After))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(inverse) != `{"properties":{"desired":{"led":null}},"tags":{"room":null}}` {
+		t.Fatalf("inverse %s (before %s after %s)", inverse, e.Before, e.After)
+	}
+}

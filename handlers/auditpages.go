@@ -309,7 +309,8 @@ type leaf struct {
 }
 
 // flatten maps a JSON object's leaves by their path's display string. Not
-// an object (or empty text) flattens to nothing.
+// an object (or empty text) flattens to nothing. A null is an absent value
+// (snapshots write absent values as null), so it is left out.
 func flatten(text string) map[string]leaf {
 	out := map[string]leaf{}
 	root := decodeObject(json.RawMessage(text))
@@ -319,6 +320,9 @@ func flatten(text string) map[string]leaf {
 			kp := append(p[:len(p):len(p)], k)
 			if obj, ok := v.(map[string]any); ok && len(obj) > 0 {
 				walk(kp, obj)
+				continue
+			}
+			if v == nil {
 				continue
 			}
 			b, err := json.Marshal(v)
