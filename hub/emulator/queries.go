@@ -97,14 +97,14 @@ func (e *Emulator) queryTwins(q *request) (response, error) {
 				return false, nil
 			}
 			// Only the twins returned are decoded whole.
-			row, err := twinDoc(qry.From(), v)
-			if err != nil {
-				return false, err
-			}
 			if qry.IsProjection() {
+				row, err := twinDoc(qry.From(), v)
+				if err != nil {
+					return false, err
+				}
 				items = append(items, qry.Project(row.doc))
 			} else {
-				tw, err := row.twin()
+				tw, err := decodeTwin(qry.From(), v)
 				if err != nil {
 					return false, err
 				}
@@ -261,6 +261,22 @@ func twinDoc(from query.Source, v []byte) (queryRow, error) {
 	}
 	row.doc = doc
 	return row, nil
+}
+
+// decodeTwin decodes a stored device or module record into its twin.
+func decodeTwin(from query.Source, v []byte) (hub.Twin, error) {
+	if from == query.Modules {
+		rec, err := decodeModule(v)
+		if err != nil {
+			return hub.Twin{}, err
+		}
+		return moduleTwin(rec)
+	}
+	rec, err := decodeDevice(v)
+	if err != nil {
+		return hub.Twin{}, err
+	}
+	return deviceTwin(rec)
 }
 
 // withVersion is a section's properties with its $version beside them.
