@@ -136,6 +136,12 @@ func (h *Handler) Register(e *echo.Echo) {
 	}
 	h.registerAudit(viewer, editor, admin)
 	h.registerAccounts(app, admin)
+
+	// Every group with middleware registers a catch-all for unknown paths
+	// that runs the group's middleware, and the last group's wins: an
+	// unknown URL would answer 403 to anyone but an admin. One plain 404
+	// for everybody replaces them.
+	e.RouteNotFound("/*", func(echo.Context) error { return echo.ErrNotFound })
 }
 
 // healthz answers while the process is up.

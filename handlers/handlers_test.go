@@ -365,3 +365,18 @@ func TestDeviceIDsAreEscaped(t *testing.T) {
 		t.Logf("link: %s", regexp.MustCompile(`href="/devices/x[^"]*"`).FindString(body))
 	}
 }
+
+func TestUnknownPathsAre404ForEveryRole(t *testing.T) {
+	a := newApp(t, appOptions{})
+	for _, who := range []string{"", "vic", "ed", "alice"} {
+		b := a.browser()
+		if who != "" {
+			b.signIn(who)
+		}
+		for _, path := range []string{"/favicon.ico", "/no/such/page", "/devices/x/nothing"} {
+			if res, _ := b.get(path); res.StatusCode != http.StatusNotFound {
+				t.Errorf("%q GET %s: %d, want 404", who, path, res.StatusCode)
+			}
+		}
+	}
+}
