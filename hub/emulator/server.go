@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hubdesk/hubdesk/hub"
@@ -21,6 +22,9 @@ type Server struct {
 	url      string
 	hostName string
 	done     chan error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewServer starts an Emulator configured by opts on opts.Addr (default
@@ -97,8 +101,13 @@ func (s *Server) Client(opts ...hub.Option) *hub.Client {
 }
 
 // Close stops serving, waits for requests in flight for up to two seconds,
-// and closes the Emulator.
+// and closes the Emulator. Later calls return the first one's result.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
