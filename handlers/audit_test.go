@@ -124,3 +124,16 @@ func TestAuditSnapshotsRevertAnAddedKeyAlone(t *testing.T) {
 		t.Fatalf("inverse %s (before %s after %s)", inverse, e.Before, e.After)
 	}
 }
+
+func TestOverviewShowsRecentActivity(t *testing.T) {
+	a := newTwinApp(t)
+	b := a.browser()
+	b.signIn("ed")
+	_, page := b.get("/")
+	mustContain(t, page, "Recent activity", "No changes made through hubdesk yet")
+	_, page = b.get(twinPath)
+	_, review := b.submit(page, reviewPath, url.Values{"tags": {`{"site": "B"}`}})
+	b.submit(review, savePath, url.Values{"reason": {"CHG-9"}})
+	_, page = b.get("/")
+	mustContain(t, page, "twin.update", "CHG-9", `href="/audit/1"`, `href="/devices/dev1/modules/mod1/twin"`)
+}

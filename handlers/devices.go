@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/storage"
 	"github.com/hubdesk/hubdesk/views"
 )
 
@@ -24,6 +25,9 @@ import (
 var pageSizes = []int{25, 50, 100, 250, 500, 1000}
 
 const defaultPageSize = 50
+
+// recentActivity is how many audit entries the overview shows.
+const recentActivity = 10
 
 func (h *Handler) showOverview(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -42,6 +46,14 @@ func (h *Handler) showOverview(c echo.Context) error {
 	if errConn != nil || errEdge != nil {
 		m.Error = "Some counts could not be loaded from the hub."
 		h.Logger.Warn("overview counts", "connected_err", errConn, "edge_err", errEdge)
+	}
+	recent, _, err := h.DB.ListAudit(ctx, storage.AuditFilter{Limit: recentActivity})
+	if err != nil {
+		h.Logger.Warn("overview activity", "err", err)
+		m.ActivityError = "Recent activity could not be loaded."
+	}
+	for _, e := range recent {
+		m.Recent = append(m.Recent, auditRow(h.Now(), e))
 	}
 	return render(c, http.StatusOK, views.OverviewPage(m))
 }

@@ -35,6 +35,9 @@ type Overview struct {
 	Total, Enabled, Disabled, Connected, Edge int64
 	HubName                                   string
 	Error                                     string
+	// Recent is the latest activity from the audit trail, newest first.
+	Recent        []AuditRow
+	ActivityError string
 }
 
 // DeviceFilter is the device list's query, as the person typed it.
