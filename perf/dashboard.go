@@ -23,6 +23,7 @@ import (
 	"github.com/hubdesk/hubdesk/static"
 	"github.com/hubdesk/hubdesk/storage"
 	"github.com/hubdesk/hubdesk/twinedit"
+	"github.com/hubdesk/hubdesk/twinedit/twinedittest"
 )
 
 // Sessions is how many signed-in people the dashboard scenarios simulate.
@@ -309,23 +310,23 @@ func SavePath(maxRatio float64) Scenario {
 		Name:   "save path vs encoding/json",
 		Target: fmt.Sprintf("<= %gx", maxRatio),
 		Run: func(ctx context.Context, env *Env) (Result, error) {
-			s := newSaveCase()
+			s := twinedittest.NewSaveCase()
 			save := func() error {
-				if _, err := twinedit.Diff(s.base, s.mine); err != nil {
+				if _, err := twinedit.Diff(s.Base, s.Mine); err != nil {
 					return err
 				}
-				if err := hub.ValidateSection(hub.SectionTags, s.mine.Tags); err != nil {
+				if err := hub.ValidateSection(hub.SectionTags, s.Mine.Tags); err != nil {
 					return err
 				}
-				if err := hub.ValidateSection(hub.SectionDesired, s.mine.Desired); err != nil {
+				if err := hub.ValidateSection(hub.SectionDesired, s.Mine.Desired); err != nil {
 					return err
 				}
-				_, err := twinedit.Rebase(s.base, s.theirs, s.mine)
+				_, err := twinedit.Rebase(s.Base, s.Theirs, s.Mine)
 				return err
 			}
 			plain := func() error {
 				var v any
-				if err := json.Unmarshal(s.plain, &v); err != nil {
+				if err := json.Unmarshal(s.Plain, &v); err != nil {
 					return err
 				}
 				_, err := json.Marshal(v)
@@ -357,45 +358,7 @@ func SavePath(maxRatio float64) Scenario {
 				v = Fail
 			}
 			return Result{Measured: ratio, Unit: "x", Ops: nSave, P50: perSave, Verdict: v,
-				Note: fmt.Sprintf("%s per save of a %d KB twin vs %s per encoding/json round trip; p50 column: one save", formatLatency(perSave), len(s.plain)/1024, formatLatency(perPlain))}, nil
+				Note: fmt.Sprintf("%s per save of a %d KB twin vs %s per encoding/json round trip; p50 column: one save", formatLatency(perSave), len(s.Plain)/1024, formatLatency(perPlain))}, nil
 		},
 	}
-}
-
-// saveCase is a maximum-size twin (8 KB tags, 32 KB desired), a draft
-// changing a few values, and a concurrent change elsewhere; the same case
-// as twinedit's benchmarks.
-type saveCase struct {
-	base, theirs, mine twinedit.Doc
-	plain              []byte
-}
-
-func bigSection(prefix string, size int) string {
-	var b strings.Builder
-	b.WriteString("{")
-	for i := 0; b.Len() < size-200; i++ {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `"%s%d":{"enabled":true,"interval":%d,"threshold":%d.25,"name":"sensor-%d",`+
-			`"tags":["a","b"],"limits":{"min":-%d,"max":%d,"unit":"celsius"}}`, prefix, i, i*10, i, i, i, i*3)
-	}
-	b.WriteString("}")
-	return b.String()
-}
-
-func newSaveCase() saveCase {
-	tags := bigSection("t", 8*1024)
-	desired := bigSection("d", 32*1024)
-	meta := `,"$metadata":{"$lastUpdated":"2024-05-01T10:00:00.1234567Z","$lastUpdatedVersion":7},"$version":7}`
-	var s saveCase
-	s.base = twinedit.Doc{Tags: json.RawMessage(tags), Desired: json.RawMessage(desired[:len(desired)-1] + meta)}
-	s.mine = twinedit.Doc{
-		Tags:    json.RawMessage(strings.Replace(tags, `"interval":30,`, `"interval":45,`, 1)),
-		Desired: json.RawMessage(strings.Replace(strings.Replace(desired, `"max":150,`, `"max":160,`, 1), `"name":"sensor-7"`, `"name":"boiler"`, 1)),
-	}
-	theirsDesired := strings.Replace(desired, `"threshold":90.25`, `"threshold":91.5`, 1)
-	s.theirs = twinedit.Doc{Tags: json.RawMessage(tags), Desired: json.RawMessage(theirsDesired[:len(theirsDesired)-1] + strings.Replace(meta, "7", "8", -1))}
-	s.plain = []byte(`{"tags":` + tags + `,"properties":{"desired":` + string(s.base.Desired) + `}}`)
-	return s
 }

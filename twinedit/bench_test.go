@@ -1,65 +1,35 @@
-package twinedit
+package twinedit_test
 
 import (
 	"encoding/json"
-	"fmt"
-	"strings"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/hubdesk/hubdesk/twinedit"
+	"github.com/hubdesk/hubdesk/twinedit/twinedittest"
 )
 
-// bigSection returns a JSON object of about size bytes shaped like real
-// twins: nested settings objects, numbers, strings and small arrays.
-func bigSection(prefix string, size int) string {
-	var b strings.Builder
-	b.WriteString("{")
-	for i := 0; b.Len() < size-200; i++ {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `"%s%d":{"enabled":true,"interval":%d,"threshold":%d.25,"name":"sensor-%d",`+
-			`"tags":["a","b"],"limits":{"min":-%d,"max":%d,"unit":"celsius"}}`, prefix, i, i*10, i, i, i, i*3)
-	}
-	b.WriteString("}")
-	return b.String()
-}
-
-// saveCase is a maximum-size twin (8 KB tags, 32 KB desired), a draft
-// changing a few values in each section, and a concurrent change elsewhere.
-type saveCase struct {
-	base, theirs, mine Doc
-	plain              []byte // the twin as encoding/json would see it
-}
+// saveCase adds a check of the outcome to the shared case.
+type saveCase struct{ twinedittest.SaveCase }
 
 func newSaveCase(tb testing.TB) saveCase {
-	tags := bigSection("t", 8*1024)
-	desired := bigSection("d", 32*1024)
-	meta := `,"$metadata":{"$lastUpdated":"2024-05-01T10:00:00.1234567Z","$lastUpdatedVersion":7},"$version":7}`
-	var s saveCase
-	s.base = Doc{Tags: json.RawMessage(tags), Desired: json.RawMessage(desired[:len(desired)-1] + meta)}
-	s.mine = Doc{
-		Tags:    json.RawMessage(strings.Replace(tags, `"interval":30,`, `"interval":45,`, 1)),
-		Desired: json.RawMessage(strings.Replace(strings.Replace(desired, `"max":150,`, `"max":160,`, 1), `"name":"sensor-7"`, `"name":"boiler"`, 1)),
-	}
-	theirsDesired := strings.Replace(desired, `"threshold":90.25`, `"threshold":91.5`, 1)
-	s.theirs = Doc{Tags: json.RawMessage(tags), Desired: json.RawMessage(theirsDesired[:len(theirsDesired)-1] + strings.Replace(meta, "7", "8", -1))}
-	s.plain = []byte(`{"tags":` + tags + `,"properties":{"desired":` + string(s.base.Desired) + `}}`)
-	if len(tags) < 7*1024 || len(desired) < 31*1024 {
-		tb.Fatalf("sections are %d and %d bytes", len(tags), len(desired))
+	s := saveCase{twinedittest.NewSaveCase()}
+	if len(s.Base.Tags) < 7*1024 || len(s.Mine.Desired) < 31*1024 {
+		tb.Fatalf("sections are %d and %d bytes", len(s.Base.Tags), len(s.Mine.Desired))
 	}
 	return s
 }
 
 func (s saveCase) run(tb testing.TB) {
-	c, err := Diff(s.base, s.mine)
+	c, err := twinedit.Diff(s.Base, s.Mine)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if len(c.Paths) != 3 {
 		tb.Fatalf("draft changes %d paths, want 3: %v", len(c.Paths), c.Paths)
 	}
-	r, err := Rebase(s.base, s.theirs, s.mine)
+	r, err := twinedit.Rebase(s.Base, s.Theirs, s.Mine)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -73,7 +43,7 @@ func (s saveCase) run(tb testing.TB) {
 // BenchmarkEncodingJSONBaseline.
 func BenchmarkSavePath(b *testing.B) {
 	s := newSaveCase(b)
-	b.SetBytes(int64(len(s.plain)))
+	b.SetBytes(int64(len(s.Plain)))
 	b.ReportAllocs()
 	for b.Loop() {
 		s.run(b)
@@ -84,11 +54,11 @@ func BenchmarkSavePath(b *testing.B) {
 // the same twin.
 func BenchmarkEncodingJSONBaseline(b *testing.B) {
 	s := newSaveCase(b)
-	b.SetBytes(int64(len(s.plain)))
+	b.SetBytes(int64(len(s.Plain)))
 	b.ReportAllocs()
 	for b.Loop() {
 		var v any
-		if err := json.Unmarshal(s.plain, &v); err != nil {
+		if err := json.Unmarshal(s.Plain, &v); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := json.Marshal(v); err != nil {
@@ -106,10 +76,10 @@ func TestSaveCase(t *testing.T) {
 // paths: the reason sectionPatch reduces them first.
 func BenchmarkLibraryOnWholeSections(b *testing.B) {
 	s := newSaveCase(b)
-	b.SetBytes(int64(len(s.plain)))
+	b.SetBytes(int64(len(s.Plain)))
 	b.ReportAllocs()
 	for b.Loop() {
-		for _, pair := range [][2]json.RawMessage{{s.base.Tags, s.mine.Tags}, {s.base.Desired, s.mine.Desired}} {
+		for _, pair := range [][2]json.RawMessage{{s.Base.Tags, s.Mine.Tags}, {s.Base.Desired, s.Mine.Desired}} {
 			if _, err := jsonpatch.CreateMergePatch(pair[0], pair[1]); err != nil {
 				b.Fatal(err)
 			}
