@@ -228,6 +228,32 @@ func keepsDraft(err error) bool {
 	return !errors.Is(err, hub.ErrNotFound) && !errors.Is(err, hub.ErrUnauthorized) && !errors.Is(err, hub.ErrForbidden)
 }
 
+// nothingChanged answers a review or save of a draft equal to its base.
+const nothingChanged = "Nothing changed, so there is nothing to save. Nothing was sent to the hub."
+
+// writableTarget is the request's twin, refused when it is read-only here.
+func writableTarget(c echo.Context) (twinTarget, error) {
+	t := targetOf(c)
+	if why := t.readOnly(); why != "" {
+		return t, echo.NewHTTPError(http.StatusForbidden, why)
+	}
+	return t, nil
+}
+
+// checked prepares f, or answers with the editor holding f when the draft
+// breaks a rule or, with notice nothing, changes nothing; done reports that
+// an answer was sent (err is its error).
+func (h *Handler) checked(c echo.Context, t twinTarget, f twinForm, nothing string) (p *prepared, done bool, err error) {
+	p, errs := prepare(f)
+	if errs != nil {
+		return nil, true, h.renderEditor(c, t, f, http.StatusUnprocessableEntity, errs, "")
+	}
+	if p.change.Empty() {
+		return nil, true, h.renderEditor(c, t, f, http.StatusOK, nil, nothing)
+	}
+	return p, false, nil
+}
+
 // prepared is a checked draft and the request that saves it.
 type prepared struct {
 	change *twinedit.Change
@@ -334,17 +360,14 @@ func indentJSON(b []byte) string {
 
 // reviewTwin checks the draft and shows the exact request saving sends.
 func (h *Handler) reviewTwin(c echo.Context) error {
-	t := targetOf(c)
-	if why := t.readOnly(); why != "" {
-		return echo.NewHTTPError(http.StatusForbidden, why)
+	t, err := writableTarget(c)
+	if err != nil {
+		return err
 	}
 	f := readTwinForm(c)
-	p, errs := prepare(f)
-	if errs != nil {
-		return h.renderEditor(c, t, f, http.StatusUnprocessableEntity, errs, "")
-	}
-	if p.change.Empty() {
-		return h.renderEditor(c, t, f, http.StatusOK, nil, "Nothing changed, so there is nothing to save. Nothing was sent to the hub.")
+	p, done, err := h.checked(c, t, f, nothingChanged)
+	if done {
+		return err
 	}
 	return render(c, http.StatusOK, views.TwinReviewPage(h.review(c, t, f, p)))
 }
@@ -363,17 +386,14 @@ func (h *Handler) review(c echo.Context, t twinTarget, f twinForm, p *prepared) 
 // saveTwin sends the draft with If-Match of the base's etag. The request
 // is computed again here from base and draft, never taken from the page.
 func (h *Handler) saveTwin(c echo.Context) error {
-	t := targetOf(c)
-	if why := t.readOnly(); why != "" {
-		return echo.NewHTTPError(http.StatusForbidden, why)
+	t, err := writableTarget(c)
+	if err != nil {
+		return err
 	}
 	f := readTwinForm(c)
-	p, errs := prepare(f)
-	if errs != nil {
-		return h.renderEditor(c, t, f, http.StatusUnprocessableEntity, errs, "")
-	}
-	if p.change.Empty() {
-		return h.renderEditor(c, t, f, http.StatusOK, nil, "Nothing changed, so there is nothing to save. Nothing was sent to the hub.")
+	p, done, err := h.checked(c, t, f, nothingChanged)
+	if done {
+		return err
 	}
 	ctx := c.Request().Context()
 	tw, err := h.writeTwin(ctx, t, f.replace, p.body, hub.IfMatch(f.etag))
@@ -511,9 +531,9 @@ func theirsForm(c echo.Context) (etag string, theirs twinedit.Doc) {
 // resolveTwin applies the person's keep-mine / take-theirs choices and
 // reviews the result against the latest version.
 func (h *Handler) resolveTwin(c echo.Context) error {
-	t := targetOf(c)
-	if why := t.readOnly(); why != "" {
-		return echo.NewHTTPError(http.StatusForbidden, why)
+	t, err := writableTarget(c)
+	if err != nil {
+		return err
 	}
 	f := readTwinForm(c)
 	theirETag, theirs := theirsForm(c)
@@ -545,12 +565,9 @@ func (h *Handler) resolveTwin(c echo.Context) error {
 		return fmt.Errorf("resolving conflicts: %w", err)
 	}
 	next := twinForm{etag: theirETag, base: theirs, draft: draft, replace: f.replace, reason: f.reason}
-	p, errs := prepare(next)
-	if errs != nil {
-		return h.renderEditor(c, t, next, http.StatusUnprocessableEntity, errs, "")
-	}
-	if p.change.Empty() {
-		return h.renderEditor(c, t, next, http.StatusOK, nil, "With your choices the twin stays as it is now: nothing to save. Nothing was sent to the hub.")
+	p, done, err := h.checked(c, t, next, "With your choices the twin stays as it is now: nothing to save. Nothing was sent to the hub.")
+	if done {
+		return err
 	}
 	m := h.review(c, t, next, p)
 	m.Underneath = changesView(r.TheirChanges)
@@ -562,9 +579,9 @@ func (h *Handler) resolveTwin(c echo.Context) error {
 // discards. It is still sent with If-Match of the latest etag, so a third
 // change in between is caught too.
 func (h *Handler) overwriteTwin(c echo.Context) error {
-	t := targetOf(c)
-	if why := t.readOnly(); why != "" {
-		return echo.NewHTTPError(http.StatusForbidden, why)
+	t, err := writableTarget(c)
+	if err != nil {
+		return err
 	}
 	f := readTwinForm(c)
 	theirETag, theirs := theirsForm(c)
@@ -573,12 +590,9 @@ func (h *Handler) overwriteTwin(c echo.Context) error {
 		return h.renderEditor(c, t, f, http.StatusUnprocessableEntity, []views.FieldError{fieldError(err)}, "")
 	}
 	next := twinForm{etag: theirETag, base: theirs, draft: f.draft, replace: f.replace, reason: f.reason}
-	p, errs := prepare(next)
-	if errs != nil {
-		return h.renderEditor(c, t, next, http.StatusUnprocessableEntity, errs, "")
-	}
-	if p.change.Empty() {
-		return h.renderEditor(c, t, next, http.StatusOK, nil, "The twin already holds your draft: nothing to save.")
+	p, done, err := h.checked(c, t, next, "The twin already holds your draft: nothing to save.")
+	if done {
+		return err
 	}
 	m := h.review(c, t, next, p)
 	m.Lost = changesView(ch.Lost)
