@@ -230,14 +230,6 @@ func statsOf(d *hub.Device, sign int64) hub.Statistics {
 	return s
 }
 
-func sumStats(a, b hub.Statistics) hub.Statistics {
-	return hub.Statistics{
-		TotalDeviceCount:    a.TotalDeviceCount + b.TotalDeviceCount,
-		EnabledDeviceCount:  a.EnabledDeviceCount + b.EnabledDeviceCount,
-		DisabledDeviceCount: a.DisabledDeviceCount + b.DisabledDeviceCount,
-	}
-}
-
 // countModules counts the modules of a store written before the meta
 // record counted them, once.
 func countModules(s Store) error {
