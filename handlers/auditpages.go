@@ -313,26 +313,14 @@ type leaf struct {
 // (snapshots write absent values as null), so it is left out.
 func flatten(text string) map[string]leaf {
 	out := map[string]leaf{}
-	root := decodeObject(json.RawMessage(text))
-	var walk func(p twinedit.Path, m map[string]any)
-	walk = func(p twinedit.Path, m map[string]any) {
-		for k, v := range m {
-			kp := append(p[:len(p):len(p)], k)
-			if obj, ok := v.(map[string]any); ok && len(obj) > 0 {
-				walk(kp, obj)
-				continue
-			}
-			if v == nil {
-				continue
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				continue
-			}
-			out[kp.String()] = leaf{path: kp, value: string(b)}
+	eachLeaf(decodeObject(json.RawMessage(text)), func(p twinedit.Path, v any) {
+		if v == nil {
+			return
 		}
-	}
-	walk(nil, root)
+		if b, err := json.Marshal(v); err == nil {
+			out[p.String()] = leaf{path: p, value: string(b)}
+		}
+	})
 	return out
 }
 

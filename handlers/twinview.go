@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubdesk/hubdesk/hub"
 	"github.com/hubdesk/hubdesk/storage"
+	"github.com/hubdesk/hubdesk/twinedit"
 	"github.com/hubdesk/hubdesk/views"
 )
 
@@ -92,34 +93,36 @@ func decodeObject(section json.RawMessage) map[string]any {
 	return m
 }
 
-// leaves flattens a properties section to dotted paths and compact JSON
-// values; arrays and empty objects are leaves. $metadata and $version are
-// left out.
+// leaves flattens a properties section to paths and compact JSON values;
+// arrays and empty objects are leaves. $metadata and $version are left out.
 func leaves(root map[string]any) map[string]string {
 	out := make(map[string]string, len(root))
-	var walk func(prefix string, m map[string]any)
-	walk = func(prefix string, m map[string]any) {
+	eachLeaf(root, func(p twinedit.Path, v any) {
+		if strings.HasPrefix(p[0], "$") {
+			return
+		}
+		if b, err := json.Marshal(v); err == nil {
+			out[p.String()] = string(b)
+		}
+	})
+	return out
+}
+
+// eachLeaf calls fn with every value under root that is not a non-empty
+// object, and its path.
+func eachLeaf(root map[string]any, fn func(p twinedit.Path, v any)) {
+	var walk func(p twinedit.Path, m map[string]any)
+	walk = func(p twinedit.Path, m map[string]any) {
 		for k, v := range m {
-			if strings.HasPrefix(k, "$") && prefix == "" {
-				continue
-			}
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
+			kp := append(p[:len(p):len(p)], k)
 			if obj, ok := v.(map[string]any); ok && len(obj) > 0 {
-				walk(p, obj)
+				walk(kp, obj)
 				continue
 			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				continue
-			}
-			out[p] = string(b)
+			fn(kp, v)
 		}
 	}
-	walk("", root)
-	return out
+	walk(nil, root)
 }
 
 // lastUpdated finds the $lastUpdated of path in a $metadata tree: the
