@@ -29,6 +29,7 @@ func (h *Handler) page(c echo.Context, title, nav string) views.Page {
 		Nav:   nav,
 		CSS:   h.Assets.URL("style.css"),
 		JS:    h.Assets.URL("app.js"),
+		Icon:  h.Assets.URL("favicon.svg"),
 	}
 	if tok, ok := c.Get("csrf").(string); ok {
 		p.CSRF = tok

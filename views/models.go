@@ -11,6 +11,7 @@ type Page struct {
 	CSRF    string
 	Flashes []Flash
 	CSS, JS string // content-hashed asset URLs
+	Icon    string // content-hashed favicon URL
 	// Scripts are extra content-hashed scripts a page needs, in order.
 	Scripts []string
 }
