@@ -31,10 +31,12 @@ type request struct {
 	// cond, if not nil, is sent as If-Match; a zero Condition is refused.
 	cond *Condition
 	// read marks idempotent requests (GET, queries) that may be retried.
+	// Writes with If-Match of an etag are retried too, on refusals only:
+	// see mayRetry.
 	read bool
 }
 
-// do sends r, retrying reads as the client's policy allows, and decodes a
+// do sends r, retrying as the client's policy and mayRetry allow, and decodes a
 // successful JSON response into out (if not nil). It returns the response
 // headers. Hub error responses are *Error; other failures wrap their cause.
 func (c *Client) do(ctx context.Context, r request, out any) (http.Header, error) {
@@ -61,7 +63,7 @@ func (c *Client) attempt(ctx context.Context, r request, out any) (http.Header, 
 		if err == nil {
 			return hdr, attempt, nil
 		}
-		if !r.read || attempt >= c.retry.maxAttempts || !retryable(ctx, err) {
+		if attempt >= c.retry.maxAttempts || !r.mayRetry(ctx, err) {
 			return nil, attempt, err
 		}
 		d, ok := c.retry.delay(attempt, err)

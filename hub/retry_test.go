@@ -77,6 +77,9 @@ func TestRetry(t *testing.T) {
 	put := func(c *Client) error { _, err := c.CreateDevice(ctx, &Device{DeviceID: "d"}); return err }
 	patch := func(c *Client) error { _, err := c.UpdateTwin(ctx, "d", []byte(`{}`), Unconditional()); return err }
 	del := func(c *Client) error { return c.DeleteDevice(ctx, "d", Unconditional()) }
+	condPatch := func(c *Client) error { _, err := c.UpdateTwin(ctx, "d", []byte(`{}`), IfMatch("AAAAAAAAAAE=")); return err }
+	condPut := func(c *Client) error { _, err := c.UpdateDevice(ctx, &Device{DeviceID: "d"}, IfMatch("MQ==")); return err }
+	condDel := func(c *Client) error { return c.DeleteDevice(ctx, "d", IfMatch("MQ==")) }
 	tests := []struct {
 		name      string
 		call      func(*Client) error
@@ -102,6 +105,15 @@ func TestRetry(t *testing.T) {
 		{"PATCH not retried on 503", patch, "{}", 1, 503, nil, 1, ErrServer, nil},
 		{"DELETE not retried on 503", del, "{}", 1, 503, nil, 1, ErrServer, nil},
 		{"PUT not retried on dropped connection", put, "{}", 1, 0, nil, 1, nil, nil},
+		{"If-Match PATCH recovers from 503", condPatch, "{}", 2, 503, nil, 3, nil, nil},
+		{"If-Match PATCH recovers from 429", condPatch, "{}", 1, 429, map[string]string{"Retry-After": "1"}, 2, nil, []time.Duration{time.Second}},
+		{"If-Match PUT recovers from 429", condPut, "{}", 1, 429, nil, 2, nil, nil},
+		{"If-Match DELETE recovers from 503", condDel, "{}", 1, 503, nil, 2, nil, nil},
+		{"If-Match PATCH gives up after max attempts", condPatch, "{}", 10, 503, nil, 4, ErrServer, nil},
+		{"If-Match PATCH not retried on 500", condPatch, "{}", 1, 500, nil, 1, ErrServer, nil},
+		{"If-Match PATCH not retried on 412", condPatch, "{}", 1, 412, nil, 1, ErrPreconditionFailed, nil},
+		{"If-Match PATCH not retried on dropped connection", condPatch, "{}", 1, 0, nil, 1, nil, nil},
+		{"If-Match PUT not retried on dropped connection", condPut, "{}", 1, 0, nil, 1, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
