@@ -77,8 +77,14 @@ func TestRetry(t *testing.T) {
 	put := func(c *Client) error { _, err := c.CreateDevice(ctx, &Device{DeviceID: "d"}); return err }
 	patch := func(c *Client) error { _, err := c.UpdateTwin(ctx, "d", []byte(`{}`), Unconditional()); return err }
 	del := func(c *Client) error { return c.DeleteDevice(ctx, "d", Unconditional()) }
-	condPatch := func(c *Client) error { _, err := c.UpdateTwin(ctx, "d", []byte(`{}`), IfMatch("AAAAAAAAAAE=")); return err }
-	condPut := func(c *Client) error { _, err := c.UpdateDevice(ctx, &Device{DeviceID: "d"}, IfMatch("MQ==")); return err }
+	condPatch := func(c *Client) error {
+		_, err := c.UpdateTwin(ctx, "d", []byte(`{}`), IfMatch("AAAAAAAAAAE="))
+		return err
+	}
+	condPut := func(c *Client) error {
+		_, err := c.UpdateDevice(ctx, &Device{DeviceID: "d"}, IfMatch("MQ=="))
+		return err
+	}
 	condDel := func(c *Client) error { return c.DeleteDevice(ctx, "d", IfMatch("MQ==")) }
 	tests := []struct {
 		name      string
