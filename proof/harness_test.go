@@ -1,0 +1,333 @@
+package proof
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/net/html"
+
+	"github.com/hubdesk/hubdesk/handlers"
+	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/hub/emulator"
+	"github.com/hubdesk/hubdesk/static"
+	"github.com/hubdesk/hubdesk/storage"
+)
+
+// full reports whether the full forms of the proofs were asked for.
+func full() bool { return os.Getenv("HUBDESK_PROOF") == "full" }
+
+// size picks the short or the full figure of a proof.
+func size[T any](short, long T) T {
+	if full() {
+		return long
+	}
+	return short
+}
+
+const password = "proof password 1234"
+
+// dashboard is hubdesk served over loopback HTTP on a durable emulator,
+// assembled as perf/dashboard.go and main.go do.
+type dashboard struct {
+	url string
+	emu *emulator.Server
+	hub *hub.Client
+	db  *storage.DB
+}
+
+type dashboardOptions struct {
+	seedDemo int  // demo devices in the hub
+	simulate bool // run the device simulator
+	editors  int  // editor accounts editor00, editor01, ...
+}
+
+func newDashboard(t *testing.T, o dashboardOptions) *dashboard {
+	t.Helper()
+	ctx := context.Background()
+	emu, err := emulator.NewServer(emulator.Options{
+		DataDir:          t.TempDir(),
+		SeedDemo:         o.seedDemo,
+		SeedRandom:       1,
+		Simulate:         o.simulate,
+		SimulateInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for i := range o.editors {
+		if err := db.CreateUser(ctx, editorName(i), password, storage.RoleEditor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assets, err := static.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := handlers.New(handlers.Deps{
+		Hub:           emu.Client(),
+		HubName:       emu.HostName(),
+		DB:            db,
+		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("p", 64)), []byte(strings.Repeat("q", 32)), time.Hour, false),
+		Assets:        assets,
+		Logger:        slog.New(slog.DiscardHandler),
+		SessionMaxAge: time.Hour,
+	})
+	e := echo.New()
+	h.Register(e)
+	web := httptest.NewServer(e)
+	t.Cleanup(web.Close)
+	return &dashboard{url: web.URL, emu: emu, hub: emu.Client(), db: db}
+}
+
+func editorName(i int) string { return fmt.Sprintf("editor%02d", i) }
+
+// browser is one person's browser: its own cookie jar, connections and
+// loopback address, and it does not follow redirects. Each browser dials
+// from its own 127.0.0.x address, as people sit at different machines; the
+// sign-in limiter counts attempts per address.
+type browser struct {
+	base string
+	c    *http.Client
+	tr   *http.Transport
+}
+
+func newBrowser(base string, n int) *browser {
+	jar, _ := cookiejar.New(nil)
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+n/250), byte(2+n%250))}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{LocalAddr: local, Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 2,
+	}
+	return &browser{base: base, tr: tr, c: &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// close drops the browser's idle connections.
+func (b *browser) close() { b.tr.CloseIdleConnections() }
+
+// page is a response as the person sees it.
+type page struct {
+	status   int
+	location string
+	body     string
+}
+
+func (b *browser) do(ctx context.Context, method, path string, form url.Values) (page, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.base+path, body)
+	if err != nil {
+		return page{}, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		return page{}, err
+	}
+	defer res.Body.Close()
+	text, err := io.ReadAll(res.Body)
+	if err != nil {
+		return page{}, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return page{status: res.StatusCode, location: res.Header.Get("Location"), body: string(text)}, nil
+}
+
+// get loads path and insists on 200.
+func (b *browser) get(ctx context.Context, path string) (page, error) {
+	p, err := b.do(ctx, http.MethodGet, path, nil)
+	if err == nil && p.status != http.StatusOK {
+		err = fmt.Errorf("GET %s: status %d", path, p.status)
+	}
+	return p, err
+}
+
+func (b *browser) post(ctx context.Context, path string, form url.Values) (page, error) {
+	return b.do(ctx, http.MethodPost, path, form)
+}
+
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+func (b *browser) signIn(ctx context.Context, name string) error {
+	p, err := b.get(ctx, "/login")
+	if err != nil {
+		return err
+	}
+	m := csrfField.FindStringSubmatch(p.body)
+	if m == nil {
+		return fmt.Errorf("sign-in page has no CSRF token")
+	}
+	p, err = b.post(ctx, "/login", url.Values{"_csrf": {m[1]}, "name": {name}, "password": {password}})
+	if err != nil {
+		return err
+	}
+	if p.status != http.StatusSeeOther {
+		return fmt.Errorf("sign in %s: status %d", name, p.status)
+	}
+	return nil
+}
+
+// htmlForm is a form on a page as a browser would submit it.
+type htmlForm struct {
+	actions []string // the form's action and its buttons' formactions
+	values  url.Values
+}
+
+// formFor returns the values of the form on body that can be sent to
+// action (by its action or a button's formaction), as a browser fills it
+// in: hidden and text inputs, checked radios and checkboxes, textareas and
+// selects. It is handlers/forms_test.go's reader, which this package
+// cannot import.
+func formFor(body, action string) (url.Values, error) {
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	var forms []htmlForm
+	var cur *htmlForm
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.Data {
+			case "form":
+				forms = append(forms, htmlForm{actions: []string{attr(n, "action")}, values: url.Values{}})
+				cur = &forms[len(forms)-1]
+			case "input":
+				if cur == nil || attr(n, "name") == "" {
+					break
+				}
+				switch attr(n, "type") {
+				case "radio", "checkbox":
+					if hasAttr(n, "checked") {
+						v := attr(n, "value")
+						if !hasAttr(n, "value") {
+							v = "on"
+						}
+						cur.values.Set(attr(n, "name"), v)
+					}
+				case "submit", "button":
+				default:
+					cur.values.Set(attr(n, "name"), attr(n, "value"))
+				}
+			case "textarea":
+				if cur != nil {
+					v := ""
+					if n.FirstChild != nil {
+						v = n.FirstChild.Data
+					}
+					cur.values.Set(attr(n, "name"), v)
+				}
+			case "select":
+				if cur == nil {
+					break
+				}
+				first, chosen := "", ""
+				for o := n.FirstChild; o != nil; o = o.NextSibling {
+					if o.Type != html.ElementNode || o.Data != "option" {
+						continue
+					}
+					if first == "" {
+						first = attr(o, "value")
+					}
+					if hasAttr(o, "selected") {
+						chosen = attr(o, "value")
+					}
+				}
+				if chosen == "" {
+					chosen = first
+				}
+				cur.values.Set(attr(n, "name"), chosen)
+			case "button":
+				if cur != nil && attr(n, "formaction") != "" {
+					cur.actions = append(cur.actions, attr(n, "formaction"))
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+		if n.Type == html.ElementNode && n.Data == "form" {
+			cur = nil
+		}
+	}
+	walk(doc)
+	for _, f := range forms {
+		if slices.Contains(f.actions, action) {
+			return f.values, nil
+		}
+	}
+	return nil, fmt.Errorf("no form posts to %s", action)
+}
+
+func attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasAttr(n *html.Node, name string) bool {
+	return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == name })
+}
+
+// twinETagN is the counter a twin etag encodes (base64 of 8 bytes, big
+// endian, one more per service write), which orders the writes.
+func twinETagN(etag string) (uint64, error) {
+	b, err := base64.StdEncoding.DecodeString(unquote(etag))
+	if err != nil || len(b) != 8 {
+		return 0, fmt.Errorf("twin etag %q is not base64 of 8 bytes", etag)
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// deviceETagN is the counter a device etag encodes (base64 of its decimal
+// text, one more per update).
+func deviceETagN(etag string) (uint64, error) {
+	b, err := base64.StdEncoding.DecodeString(unquote(etag))
+	if err != nil {
+		return 0, fmt.Errorf("device etag %q: %w", etag, err)
+	}
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("device etag %q: %w", etag, err)
+	}
+	return n, nil
+}
+
+func unquote(etag string) string {
+	return strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
+}
+
+// rate is n per d, for logs.
+func rate(n int, d time.Duration) string {
+	return fmt.Sprintf("%.1f/s", float64(n)/d.Seconds())
+}
