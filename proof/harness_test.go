@@ -51,6 +51,8 @@ type dashboard struct {
 	emu *emulator.Server
 	hub *hub.Client
 	db  *storage.DB
+	// hubConns are the dashboard's connections to the hub.
+	hubConns *http.Transport
 }
 
 type dashboardOptions struct {
@@ -87,8 +89,9 @@ func newDashboard(t *testing.T, o dashboardOptions) *dashboard {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hubConns := &http.Transport{MaxIdleConnsPerHost: 16}
 	h := handlers.New(handlers.Deps{
-		Hub:           emu.Client(),
+		Hub:           emu.Client(hub.WithHTTPClient(&http.Client{Transport: hubConns, Timeout: time.Minute})),
 		HubName:       emu.HostName(),
 		DB:            db,
 		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("p", 64)), []byte(strings.Repeat("q", 32)), time.Hour, false),
@@ -100,7 +103,7 @@ func newDashboard(t *testing.T, o dashboardOptions) *dashboard {
 	h.Register(e)
 	web := httptest.NewServer(e)
 	t.Cleanup(web.Close)
-	return &dashboard{url: web.URL, emu: emu, hub: emu.Client(), db: db}
+	return &dashboard{url: web.URL, emu: emu, hub: emu.Client(), db: db, hubConns: hubConns}
 }
 
 func editorName(i int) string { return fmt.Sprintf("editor%02d", i) }
