@@ -28,6 +28,8 @@ standard input when it is piped, else make one up and print it once.
 Passwords are never taken on the command line, where ps and shell history
 would show them.
 
+Every change is recorded in the audit trail as made by "$USER (cli)".
+
 flags (anywhere after the command):
   -data-dir DIR           the server's data directory (HUBDESK_DATA_DIR)
   -database-url URL       the server's PostgreSQL URL (HUBDESK_DATABASE_URL); empty: SQLite under DIR
@@ -43,6 +45,8 @@ type usersCommand struct {
 	databaseURL  string
 	role         string
 	passwordFile string
+	// actor is who the audit trail records as making the change.
+	actor storage.Actor
 }
 
 // runUsers manages accounts in the database the server uses. stdin supplies
@@ -75,7 +79,7 @@ func runUsersWith(ctx context.Context, opts storage.Options, args []string, gete
 // parseUsersCommand reads the verb, its arguments and the flags, which may
 // come before, between or after the arguments.
 func parseUsersCommand(args []string, getenv func(string) string) (usersCommand, error) {
-	c := usersCommand{verb: args[0]}
+	c := usersCommand{verb: args[0], actor: cliActor(getenv)}
 	wantArgs := map[string]int{"list": 0, "add": 1, "set-role": 2, "disable": 1, "enable": 1, "reset-password": 1}
 	n, ok := wantArgs[c.verb]
 	if !ok {
@@ -128,6 +132,16 @@ func parseUsersCommand(args []string, getenv func(string) string) (usersCommand,
 	return c, nil
 }
 
+// cliActor names the person running the command in the audit trail: the
+// operating system's user, marked as coming from the command line so that
+// it never passes for the dashboard account of the same name.
+func cliActor(getenv func(string) string) storage.Actor {
+	if u := strings.TrimSpace(getenv("USER")); u != "" {
+		return storage.Actor{Name: u + " (cli)"}
+	}
+	return storage.Actor{Name: "(cli)"}
+}
+
 // settingIndex finds the setting with the given flag name.
 func settingIndex(flagName string) int {
 	for i, s := range settings {
@@ -172,7 +186,7 @@ func (c usersCommand) exec(ctx context.Context, opts storage.Options, stdin io.R
 	case "list":
 		return listUsers(ctx, db, stdout)
 	case "add":
-		err = db.CreateUser(ctx, c.args[0], password, role)
+		err = db.CreateUserBy(ctx, c.actor, c.args[0], password, role)
 		if errors.Is(err, storage.ErrUserExists) {
 			return fmt.Errorf("user %q already exists", c.args[0])
 		}
@@ -180,15 +194,15 @@ func (c usersCommand) exec(ctx context.Context, opts storage.Options, stdin io.R
 			fmt.Fprintf(stdout, "added %s with role %s\n", c.args[0], role)
 		}
 	case "set-role":
-		if err = db.SetRole(ctx, c.args[0], role); err == nil {
+		if err = db.SetRole(ctx, c.actor, c.args[0], role); err == nil {
 			fmt.Fprintf(stdout, "%s is now %s\n", c.args[0], role)
 		}
 	case "disable", "enable":
-		if err = db.SetDisabled(ctx, c.args[0], c.verb == "disable"); err == nil {
+		if err = db.SetDisabled(ctx, c.actor, c.args[0], c.verb == "disable"); err == nil {
 			fmt.Fprintf(stdout, "%sd %s\n", c.verb, c.args[0])
 		}
 	case "reset-password":
-		if err = db.SetPassword(ctx, c.args[0], password); err == nil {
+		if err = db.SetPassword(ctx, c.actor, c.args[0], password); err == nil {
 			fmt.Fprintf(stdout, "reset the password of %s\n", c.args[0])
 		}
 	}

@@ -117,7 +117,7 @@ func (h *Handler) createUser(c echo.Context) error {
 	if len(add.Errors) > 0 {
 		return h.renderAccounts(c, http.StatusUnprocessableEntity, "The account was not added: see the form below.", add)
 	}
-	switch err := h.DB.CreateUser(c.Request().Context(), f.Name, f.Password, role); {
+	switch err := h.DB.CreateUserBy(c.Request().Context(), actor(c), f.Name, f.Password, role); {
 	case errors.Is(err, storage.ErrUserExists):
 		add.Errors = append(add.Errors, views.FieldError{Field: "name", Message: "An account called " + f.Name + " already exists."})
 		return h.renderAccounts(c, http.StatusUnprocessableEntity, "The account was not added: see the form below.", add)
@@ -149,7 +149,7 @@ func (h *Handler) setUserRole(c echo.Context) error {
 	if self && role != storage.RoleAdmin && f.Confirm != "yes" {
 		return h.refuse(c, msgConfirmDemote)
 	}
-	if err := h.DB.SetRole(c.Request().Context(), name, role); err != nil {
+	if err := h.DB.SetRole(c.Request().Context(), actor(c), name, role); err != nil {
 		return h.accountError(c, name, err)
 	}
 	h.Logger.Info("account role set", "by", sessionUser(c), "user", name, "role", role)
@@ -177,10 +177,7 @@ func (h *Handler) setUserDisabled(c echo.Context) error {
 	default:
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
-	if disabled && name == sessionUser(c) {
-		return h.refuse(c, msgDisableSelf)
-	}
-	if err := h.DB.SetDisabled(c.Request().Context(), name, disabled); err != nil {
+	if err := h.DB.SetDisabled(c.Request().Context(), actor(c), name, disabled); err != nil {
 		return h.accountError(c, name, err)
 	}
 	what := "enabled"
@@ -198,13 +195,19 @@ func (h *Handler) resetUserPassword(c echo.Context) error {
 		return err
 	}
 	password := generatePassword()
-	if err := h.DB.SetPassword(c.Request().Context(), name, password); err != nil {
+	if err := h.DB.SetPassword(c.Request().Context(), actor(c), name, password); err != nil {
 		return h.accountError(c, name, err)
 	}
 	h.Logger.Info("account password reset", "by", sessionUser(c), "user", name)
 	h.reveal(c, name, password)
 	h.addFlash(c, "ok", "The password of "+name+" was reset.")
 	return redirect(c, "/admin/users")
+}
+
+// actor is the signed-in person as the audit trail names them, with the
+// request id that ties an account change to the log.
+func actor(c echo.Context) storage.Actor {
+	return storage.Actor{Name: sessionUser(c), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
 }
 
 // accountParam is the account name in the path.
@@ -221,6 +224,8 @@ func (h *Handler) accountError(c echo.Context, name string, err error) error {
 	switch {
 	case errors.Is(err, storage.ErrLastAdmin):
 		return h.refuse(c, "Could not change "+name+": "+msgLastAdmin)
+	case errors.Is(err, storage.ErrDisableSelf):
+		return h.refuse(c, msgDisableSelf)
 	case errors.Is(err, storage.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "There is no account called "+name+". Someone may have changed the list: reload it.")
 	}

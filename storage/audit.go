@@ -14,7 +14,8 @@ import (
 // AuditAction is what a person did, as recorded in the audit trail.
 type AuditAction string
 
-// Audit actions: every write the dashboard sends to the hub, and key reveals.
+// Audit actions: every write the dashboard sends to the hub, key reveals,
+// and every change to hubdesk's own accounts.
 const (
 	AuditDeviceCreate AuditAction = "device.create"
 	AuditDeviceUpdate AuditAction = "device.update"
@@ -24,7 +25,17 @@ const (
 	AuditTwinUpdate   AuditAction = "twin.update"
 	AuditTwinReplace  AuditAction = "twin.replace"
 	AuditKeyReveal    AuditAction = "key.reveal"
+
+	AuditAccountCreate        AuditAction = "account.create"
+	AuditAccountSetRole       AuditAction = "account.set-role"
+	AuditAccountDisable       AuditAction = "account.disable"
+	AuditAccountEnable        AuditAction = "account.enable"
+	AuditAccountResetPassword AuditAction = "account.reset-password"
 )
+
+// IsAccountChange reports whether a is a change to a hubdesk account rather
+// than a write to the hub.
+func (a AuditAction) IsAccountChange() bool { return strings.HasPrefix(string(a), "account.") }
 
 // AuditOutcome is how a recorded action ended.
 type AuditOutcome string
@@ -46,15 +57,18 @@ func ParseAuditOutcome(s string) (AuditOutcome, error) {
 	return "", fmt.Errorf("unknown audit outcome %q (want ok, conflict, refused or error)", s)
 }
 
-// AuditEntry is one record of the audit trail.
+// AuditEntry is one record of the audit trail. A write to the hub names its
+// device (and module); an account change names its Account, and its Before
+// and After hold the account's role and disabled flag, never a password.
 type AuditEntry struct {
 	ID         int64
 	At         time.Time // UTC, microsecond precision
-	Actor      string    // user name
+	Actor      string    // user name; "name (sso)" or "name (cli)" when not a local sign-in
 	Action     AuditAction
 	DeviceID   string
 	ModuleID   string
-	Section    string // "identity", "tags", "desired", "tags+desired", "keys"...
+	Account    string // the account an account change changes
+	Section    string // "identity", "tags", "desired", "tags+desired", "keys", "role", "password"...
 	ETagBefore string
 	ETagAfter  string
 	Sent       string // the exact patch or body sent to the hub (JSON), "" if nothing was sent
@@ -71,6 +85,15 @@ type AuditEntry struct {
 // stored with U+FFFD in place of the bad bytes (and of NUL), as PostgreSQL
 // cannot store either.
 func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) (int64, error) {
+	return db.recordAudit(ctx, db.db, e)
+}
+
+// queryer is a database or a transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db *DB) recordAudit(ctx context.Context, q queryer, e AuditEntry) (int64, error) {
 	if e.Actor == "" || e.Action == "" {
 		return 0, errors.New("record audit: actor and action are required")
 	}
@@ -81,14 +104,15 @@ func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) (int64, error) {
 		e.At = db.now()
 	}
 	var id int64
-	err := db.db.QueryRowContext(ctx, `INSERT INTO audit
+	err := q.QueryRowContext(ctx, `INSERT INTO audit
 		(at, actor, action, device_id, module_id, section, etag_before, etag_after,
-		 sent, before_json, after_json, reason, outcome, detail, request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		 sent, before_json, after_json, reason, outcome, detail, request_id, account)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		RETURNING id`,
 		e.At.UnixMicro(), clean(e.Actor), clean(string(e.Action)), clean(e.DeviceID), clean(e.ModuleID),
 		clean(e.Section), clean(e.ETagBefore), clean(e.ETagAfter), clean(e.Sent), clean(e.Before),
 		clean(e.After), clean(e.Reason), string(e.Outcome), clean(e.Detail), clean(e.RequestID),
+		clean(e.Account),
 	).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record audit: %w", err)
@@ -102,7 +126,7 @@ func clean(s string) string {
 }
 
 const auditColumns = `id, at, actor, action, device_id, module_id, section, etag_before, etag_after,
-	sent, before_json, after_json, reason, outcome, detail, request_id`
+	sent, before_json, after_json, reason, outcome, detail, request_id, account`
 
 func scanAudit(row interface{ Scan(...any) error }) (AuditEntry, error) {
 	var e AuditEntry
@@ -110,7 +134,7 @@ func scanAudit(row interface{ Scan(...any) error }) (AuditEntry, error) {
 	var action, outcome string
 	err := row.Scan(&e.ID, &at, &e.Actor, &action, &e.DeviceID, &e.ModuleID, &e.Section,
 		&e.ETagBefore, &e.ETagAfter, &e.Sent, &e.Before, &e.After, &e.Reason, &outcome,
-		&e.Detail, &e.RequestID)
+		&e.Detail, &e.RequestID, &e.Account)
 	e.At = time.UnixMicro(at).UTC()
 	e.Action, e.Outcome = AuditAction(action), AuditOutcome(outcome)
 	return e, err
@@ -133,6 +157,7 @@ type AuditFilter struct {
 	Actor    string
 	DeviceID string
 	ModuleID string // with or without DeviceID
+	Account  string // the account an account change changes
 	Outcome  AuditOutcome
 	Action   AuditAction
 	Since    time.Time // At >= Since
@@ -242,6 +267,9 @@ func (f AuditFilter) where() (string, []any) {
 	if f.ModuleID != "" {
 		add("module_id = ?", f.ModuleID)
 	}
+	if f.Account != "" {
+		add("account = ?", f.Account)
+	}
 	if f.Outcome != "" {
 		add("outcome = ?", string(f.Outcome))
 	}
@@ -261,4 +289,63 @@ func (f AuditFilter) where() (string, []any) {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// pruneBatch is how many entries one statement of PruneAudit deletes: a
+// short statement holds its locks only briefly, so the recording of new
+// entries never waits long behind a prune.
+const pruneBatch = 1000
+
+// PruneAudit deletes the entries recorded before before, a batch at a time,
+// and returns how many it deleted. Replicas may prune at once: in
+// PostgreSQL each skips the rows another is deleting, in SQLite they take
+// turns; either way every old entry goes once and nothing else goes.
+func (db *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	return db.pruneAudit(ctx, before, pruneBatch)
+}
+
+func (db *DB) pruneAudit(ctx context.Context, before time.Time, batch int) (int64, error) {
+	q := `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT $2` + db.dialect.skipLocked + `)`
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("prune audit: %w", err)
+		}
+		res, err := db.db.ExecContext(ctx, q, before.UnixMicro(), batch)
+		if err != nil {
+			return total, fmt.Errorf("prune audit: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("prune audit: %w", err)
+		}
+		total += n
+		// A short batch may mean another replica holds the rest, which
+		// it deletes itself.
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
+}
+
+// KeepAudit prunes the entries older than retention now and then every
+// interval until ctx is done, reporting each prune's result to report
+// (which may be nil). A failed prune is retried at the next interval.
+func (db *DB) KeepAudit(ctx context.Context, retention, interval time.Duration, report func(deleted int64, err error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := db.PruneAudit(ctx, db.now().Add(-retention))
+		if ctx.Err() != nil {
+			return
+		}
+		if report != nil {
+			report(n, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

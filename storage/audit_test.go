@@ -18,7 +18,7 @@ func TestRecordAudit(t *testing.T) {
 			Section: "tags+desired", ETagBefore: `"AAA"`, ETagAfter: `"AAB"`,
 			Sent:   `{"properties":{"desired":{"fw":"2.0"}}}`,
 			Before: `{"desired":{"fw":"1.0"}}`, After: `{"desired":{"fw":"2.0"}}`,
-			Reason: "INC-42: roll forward", Outcome: AuditOK, RequestID: "req-1",
+			Reason: "INC-42: roll forward", Outcome: AuditOK, RequestID: "req-1", Account: "acct",
 		}
 		id, err := db.RecordAudit(ctx, full)
 		if err != nil {
@@ -89,6 +89,9 @@ func seedAudit(t *testing.T, db *DB, n int) []int64 {
 		if i%2 == 1 {
 			e.ModuleID = "edge"
 		}
+		if i%5 == 1 {
+			e.Account = "acct-1"
+		}
 		id, err := db.RecordAudit(context.Background(), e)
 		if err != nil {
 			t.Fatal(err)
@@ -131,6 +134,8 @@ func TestListAuditFilters(t *testing.T) {
 				pick(func(i int) bool { return i%3 == 0 && i >= 10 && i < 20 })},
 			{"before cursor", AuditFilter{Before: ids[10]}, pick(func(i int) bool { return i < 10 })},
 			{"unknown actor", AuditFilter{Actor: "zed"}, nil},
+			{"account", AuditFilter{Account: "acct-1"}, pick(func(i int) bool { return i%5 == 1 })},
+			{"account and actor", AuditFilter{Account: "acct-1", Actor: "bob"}, pick(func(i int) bool { return i%5 == 1 && i%3 == 1 })},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -261,6 +266,7 @@ func TestListAuditUsesIndexes(t *testing.T) {
 		{"module", AuditFilter{ModuleID: "m"}, "audit_module"},
 		{"outcome", AuditFilter{Outcome: AuditOK}, "audit_outcome"},
 		{"action", AuditFilter{Action: AuditTwinUpdate}, "audit_action"},
+		{"account", AuditFilter{Account: "a"}, "audit_account"},
 		{"next page", AuditFilter{Before: 100}, "INTEGER PRIMARY KEY"},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,11 @@ type dialect struct {
 	// lock makes tx the only one holding key until it ends, across every
 	// process sharing the database.
 	lock func(ctx context.Context, tx *sql.Tx, key int64) error
+	// forUpdate ends a SELECT that reads rows a transaction will change.
+	forUpdate string
+	// skipLocked ends a SELECT of rows to delete that another session may
+	// be deleting too: those are left to it rather than waited for.
+	skipLocked string
 }
 
 var sqliteDialect = dialect{
@@ -26,6 +31,9 @@ var sqliteDialect = dialect{
 	// Transactions begin IMMEDIATE (see OpenSQLite): holding one already
 	// excludes every other writer.
 	lock: func(context.Context, *sql.Tx, int64) error { return nil },
+	// SQLite has one writer at a time and no row locks to ask for.
+	forUpdate:  "",
+	skipLocked: "",
 }
 
 var postgresDialect = dialect{
@@ -35,6 +43,8 @@ var postgresDialect = dialect{
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
 		return err
 	},
+	forUpdate:  " FOR UPDATE",
+	skipLocked: " FOR UPDATE SKIP LOCKED",
 }
 
 // rewrite fills the dialect's pieces into a schema statement.

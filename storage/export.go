@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// auditCSVHeader names the columns of WriteAuditCSV.
+// auditCSVHeader names the columns of WriteAuditCSV. Columns added later go
+// at the end, so scripts reading older exports by position keep working.
 var auditCSVHeader = []string{"id", "at", "actor", "action", "device_id", "module_id", "section",
-	"etag_before", "etag_after", "sent", "before", "after", "reason", "outcome", "detail", "request_id"}
+	"etag_before", "etag_after", "sent", "before", "after", "reason", "outcome", "detail", "request_id", "account"}
 
 // WriteAuditCSV writes entries to w as CSV with a header row, as they come.
 // It stops at the first error, from entries or from w. A cell that a
@@ -33,7 +34,7 @@ func WriteAuditCSV(w io.Writer, entries iter.Seq2[AuditEntry, error]) error {
 		}
 		fields := []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor,
 			string(e.Action), e.DeviceID, e.ModuleID, e.Section, e.ETagBefore, e.ETagAfter, e.Sent,
-			e.Before, e.After, e.Reason, string(e.Outcome), e.Detail, e.RequestID}
+			e.Before, e.After, e.Reason, string(e.Outcome), e.Detail, e.RequestID, e.Account}
 		for i, f := range fields {
 			record[i] = defuseFormula(f)
 		}
@@ -64,6 +65,7 @@ type auditJSON struct {
 	Action     AuditAction     `json:"action"`
 	DeviceID   string          `json:"device_id,omitempty"`
 	ModuleID   string          `json:"module_id,omitempty"`
+	Account    string          `json:"account,omitempty"`
 	Section    string          `json:"section,omitempty"`
 	ETagBefore string          `json:"etag_before,omitempty"`
 	ETagAfter  string          `json:"etag_after,omitempty"`
@@ -92,7 +94,7 @@ func WriteAuditJSON(w io.Writer, entries iter.Seq2[AuditEntry, error]) error {
 		buf.Reset()
 		err := enc.Encode(auditJSON{
 			ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, DeviceID: e.DeviceID,
-			ModuleID: e.ModuleID, Section: e.Section, ETagBefore: e.ETagBefore, ETagAfter: e.ETagAfter,
+			ModuleID: e.ModuleID, Account: e.Account, Section: e.Section, ETagBefore: e.ETagBefore, ETagAfter: e.ETagAfter,
 			Sent: rawJSON(e.Sent), Before: rawJSON(e.Before), After: rawJSON(e.After), Reason: e.Reason,
 			Outcome: e.Outcome, Detail: e.Detail, RequestID: e.RequestID,
 		})

@@ -37,6 +37,11 @@ var exportEntries = []AuditEntry{
 		ID: 6, At: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), Actor: "ann", Action: AuditDeviceDelete,
 		DeviceID: "-dev", Sent: "not json, \"quoted\"\nsecond line", Outcome: AuditConflict, Detail: "precondition failed",
 	},
+	{
+		ID: 5, At: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Actor: "root (cli)", Action: AuditAccountSetRole,
+		Account: "vic", Section: "role", Before: `{"role":"viewer","disabled":false}`, After: `{"role":"admin","disabled":false}`,
+		Outcome: AuditRefused, Detail: "this would leave no enabled admin account",
+	},
 }
 
 func TestWriteAuditCSV(t *testing.T) {
@@ -48,7 +53,7 @@ func TestWriteAuditCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(records) != 3 || !slices.Equal(records[0], auditCSVHeader) {
+	if len(records) != 4 || !slices.Equal(records[0], auditCSVHeader) {
 		t.Fatalf("records = %q", records)
 	}
 	col := func(row int, name string) string { return records[row][slices.Index(auditCSVHeader, name)] }
@@ -65,6 +70,11 @@ func TestWriteAuditCSV(t *testing.T) {
 		{2, "sent", "not json, \"quoted\"\nsecond line"},
 		{2, "module_id", ""},
 		{2, "detail", "precondition failed"},
+		{2, "account", ""},
+		{3, "account", "vic"},
+		{3, "action", "account.set-role"},
+		{3, "before", `{"role":"viewer","disabled":false}`},
+		{3, "outcome", "refused"},
 	}
 	for _, tt := range tests {
 		if got := col(tt.row, tt.col); got != tt.want {
@@ -78,7 +88,7 @@ func TestWriteAuditJSON(t *testing.T) {
 	if err := WriteAuditJSON(&buf, seqOf(exportEntries, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(buf.String(), "\n"); lines != 4 {
+	if lines := strings.Count(buf.String(), "\n"); lines != 5 {
 		t.Errorf("%d lines, want one per entry and the brackets:\n%s", lines, buf.String())
 	}
 	var got []map[string]any
@@ -97,6 +107,12 @@ func TestWriteAuditJSON(t *testing.T) {
 			"id": 6.0, "at": "2026-03-01T09:00:00Z", "actor": "ann", "action": "device.delete", "device_id": "-dev",
 			"sent": "not json, \"quoted\"\nsecond line", "before": nil, "after": nil,
 			"outcome": "conflict", "detail": "precondition failed",
+		},
+		{
+			"id": 5.0, "at": "2026-03-01T08:00:00Z", "actor": "root (cli)", "action": "account.set-role", "account": "vic",
+			"section": "role", "sent": nil, "before": map[string]any{"role": "viewer", "disabled": false},
+			"after": map[string]any{"role": "admin", "disabled": false}, "outcome": "refused",
+			"detail": "this would leave no enabled admin account",
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

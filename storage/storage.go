@@ -183,6 +183,10 @@ var migrations = []string{
 	`CREATE INDEX audit_outcome ON audit (outcome, id)`,
 	`CREATE INDEX audit_action ON audit (action, id)`,
 	`CREATE INDEX audit_at ON audit (at)`,
+	// Account changes name the account they change, as twin writes name
+	// their device.
+	`ALTER TABLE audit ADD COLUMN account TEXT NOT NULL DEFAULT ''`,
+	`CREATE INDEX audit_account ON audit (account, id)`,
 }
 
 // migrateLockKey names the advisory lock replicas take to migrate in turn.

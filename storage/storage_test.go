@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -216,4 +217,45 @@ func openSQLiteTest(t *testing.T) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// A trail recorded before account changes were audited keeps its entries
+// through the migration that adds the account column.
+func TestMigrateAddsAuditAccount(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			open := b.fresh(t)
+			db, err := open(Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			// Roll the schema back to before the account column.
+			for _, stmt := range []string{
+				`DROP INDEX audit_account`,
+				`ALTER TABLE audit DROP COLUMN account`,
+				`INSERT INTO audit (at, actor, action, device_id, outcome) VALUES (1, 'ed', 'twin.update', 'dev-1', 'ok')`,
+				`UPDATE schema_version SET version = ` + strconv.Itoa(len(migrations)-2),
+			} {
+				if _, err := db.db.ExecContext(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			db.Close()
+			if db, err = open(Options{}); err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			entries, _, err := db.ListAudit(ctx, AuditFilter{})
+			if err != nil || len(entries) != 1 || entries[0].DeviceID != "dev-1" || entries[0].Account != "" {
+				t.Fatalf("after migrating: %+v, %v", entries, err)
+			}
+			if _, err := db.RecordAudit(ctx, AuditEntry{Actor: "ann", Action: AuditAccountCreate, Account: "vic", Outcome: AuditOK}); err != nil {
+				t.Fatal(err)
+			}
+			if entries, _, err := db.ListAudit(ctx, AuditFilter{Account: "vic"}); err != nil || len(entries) != 1 {
+				t.Errorf("by account: %+v, %v", entries, err)
+			}
+		})
+	}
 }

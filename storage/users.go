@@ -3,8 +3,10 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,8 +76,23 @@ const maxPasswordLength = 72
 // userLockKey names the lock taken by changes that check the last admin.
 const userLockKey = 0x6875626465736b02 // "hubdesk" + 2
 
-// CreateUser adds an account.
+// CreateUser adds an account without recording it in the audit trail: for
+// the bootstrap admin and for seeding. Changes people make go through
+// CreateUserBy.
 func (db *DB) CreateUser(ctx context.Context, name, password string, role Role) error {
+	return db.createUser(ctx, nil, name, password, role)
+}
+
+// CreateUserBy adds an account and records by's change, or by's refused
+// attempt when the name is taken (ErrUserExists), in the audit trail.
+func (db *DB) CreateUserBy(ctx context.Context, by Actor, name, password string, role Role) error {
+	if err := by.check(); err != nil {
+		return err
+	}
+	return db.createUser(ctx, &by, name, password, role)
+}
+
+func (db *DB) createUser(ctx context.Context, by *Actor, name, password string, role Role) error {
 	if err := checkUserName(name); err != nil {
 		return err
 	}
@@ -86,17 +103,37 @@ func (db *DB) CreateUser(ctx context.Context, name, password string, role Role) 
 	if err != nil {
 		return err
 	}
-	now := db.now().UTC().Format(time.RFC3339Nano)
-	res, err := db.db.ExecContext(ctx,
-		`INSERT INTO users (name, password_hash, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING`,
-		name, hash, string(role), now)
+	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrUserExists
+	defer tx.Rollback()
+	now := db.now()
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO users (name, password_hash, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING`,
+		name, hash, string(role), now.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", name, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", name, err)
+	}
+	var refusal error
+	if n == 0 {
+		refusal = ErrUserExists
+	}
+	if by != nil {
+		e := by.entry(now, AuditAccountCreate, name, "account", refusal)
+		e.After = accountState{Role: role}.json()
+		if _, err := db.recordAudit(ctx, tx, e); err != nil {
+			return fmt.Errorf("create user %q: %w", name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create user %q: %w", name, err)
+	}
+	return refusal
 }
 
 // Authenticate returns the enabled user whose name and password match.
@@ -193,72 +230,174 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// SetRole changes the role of the account called name. It returns
-// ErrNotFound for an unknown name and ErrLastAdmin when it would demote the
-// last enabled admin.
-func (db *DB) SetRole(ctx context.Context, name string, role Role) error {
+// Actor is who changes an account, as the audit trail records it.
+type Actor struct {
+	// Name is the person: a local account's name, "name (sso)" for a
+	// person signed in by the proxy, "name (cli)" for the users command.
+	Name string
+	// RequestID ties the entry to the request's log lines; "" from the
+	// command line.
+	RequestID string
+}
+
+func (a Actor) check() error {
+	if a.Name == "" {
+		return errors.New("account change: the actor is required for the audit trail")
+	}
+	return nil
+}
+
+// entry is the audit entry of an account change by a, refused when
+// refusal is not nil.
+func (a Actor) entry(at time.Time, action AuditAction, account, section string, refusal error) AuditEntry {
+	e := AuditEntry{At: at, Actor: a.Name, Action: action, Account: account, Section: section,
+		Outcome: AuditOK, RequestID: a.RequestID}
+	if refusal != nil {
+		e.Outcome = AuditRefused
+		e.Detail = strings.TrimPrefix(refusal.Error(), "storage: ")
+	}
+	return e
+}
+
+// accountState is what the audit trail keeps of an account: its role and
+// whether it is disabled, never a password or its hash.
+type accountState struct {
+	Role     Role `json:"role"`
+	Disabled bool `json:"disabled"`
+}
+
+func (s accountState) json() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// ErrDisableSelf is returned when a person tries to disable the account
+// they are signed in with, which would end their own session mid-task.
+var ErrDisableSelf = errors.New("storage: an account cannot disable itself")
+
+// SetRole changes the role of the account called name and records it, or
+// the refusal, in the audit trail. It returns ErrNotFound for an unknown
+// name and ErrLastAdmin when it would demote the last enabled admin.
+func (db *DB) SetRole(ctx context.Context, by Actor, name string, role Role) error {
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
 	}
-	return db.updateUser(ctx, name, role != RoleAdmin, `role = $2`, string(role))
+	return db.updateUser(ctx, by, name, userChange{
+		action: AuditAccountSetRole, section: "role", demotes: role != RoleAdmin,
+		set: `role = $2`, value: string(role),
+		apply: func(s accountState) accountState { s.Role = role; return s },
+	})
 }
 
-// SetDisabled disables or re-enables the account called name; a disabled
-// account cannot sign in. It returns ErrNotFound for an unknown name and
-// ErrLastAdmin when it would disable the last enabled admin.
-func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error {
-	flag := 0
+// SetDisabled disables or re-enables the account called name and records
+// it, or the refusal, in the audit trail; a disabled account cannot sign
+// in. It returns ErrNotFound for an unknown name, ErrDisableSelf when by
+// is name, and ErrLastAdmin when it would disable the last enabled admin.
+func (db *DB) SetDisabled(ctx context.Context, by Actor, name string, disabled bool) error {
+	flag, action := 0, AuditAccountEnable
 	if disabled {
-		flag = 1
+		flag, action = 1, AuditAccountDisable
 	}
-	return db.updateUser(ctx, name, disabled, `disabled = $2`, flag)
+	ch := userChange{
+		action: action, section: "disabled", demotes: disabled,
+		set: `disabled = $2`, value: flag,
+		apply: func(s accountState) accountState { s.Disabled = disabled; return s },
+	}
+	if disabled && by.Name == name {
+		ch.refusal = ErrDisableSelf
+	}
+	return db.updateUser(ctx, by, name, ch)
 }
 
-// SetPassword replaces the password of the account called name, or returns
+// SetPassword replaces the password of the account called name and records
+// that it did (not the password) in the audit trail, or returns
 // ErrNotFound.
-func (db *DB) SetPassword(ctx context.Context, name, password string) error {
+func (db *DB) SetPassword(ctx context.Context, by Actor, name, password string) error {
 	hash, err := db.hashPassword(password)
 	if err != nil {
 		return err
 	}
-	return db.updateUser(ctx, name, false, `password_hash = $2`, hash)
+	return db.updateUser(ctx, by, name, userChange{
+		action: AuditAccountResetPassword, section: "password",
+		set: `password_hash = $2`, value: hash,
+		apply: func(s accountState) accountState { return s },
+	})
 }
 
-// updateUser sets one column of the account called name. When demotes is
-// true the change may take away admin rights, so it is refused if name is
-// the last enabled admin; the check and the change hold a lock so two
-// admins demoting each other at once cannot both succeed.
-func (db *DB) updateUser(ctx context.Context, name string, demotes bool, set string, value any) error {
+// userChange is a change of one column of an account.
+type userChange struct {
+	action  AuditAction
+	section string
+	// demotes is true when the change may take away admin rights.
+	demotes bool
+	// set is the SQL assignment, value its $2.
+	set   string
+	value any
+	// apply is the change as the trail records it.
+	apply func(accountState) accountState
+	// refusal, when set, refuses the change before it is tried.
+	refusal error
+}
+
+// updateUser makes ch to the account called name and records it in the
+// audit trail in the same transaction, so the trail holds every change
+// made and nothing that was not. A change that may take away admin rights
+// is refused if name is the last enabled admin; the check and the change
+// hold a lock so two admins demoting each other at once cannot both
+// succeed. A refusal is recorded too, with the state it would have led to.
+func (db *DB) updateUser(ctx context.Context, by Actor, name string, ch userChange) error {
+	if err := by.check(); err != nil {
+		return err
+	}
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", name, err)
 	}
 	defer tx.Rollback()
-	if demotes {
+	if ch.demotes {
 		if err := db.dialect.lock(ctx, tx, userLockKey); err != nil {
 			return fmt.Errorf("update user %q: %w", name, err)
 		}
-		var others, self int
-		err := tx.QueryRowContext(ctx, `SELECT
-			COALESCE(SUM(CASE WHEN name <> $1 THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN name = $1 THEN 1 ELSE 0 END), 0)
-			FROM users WHERE role = 'admin' AND disabled = 0`, name).Scan(&others, &self)
-		if err != nil {
-			return fmt.Errorf("update user %q: %w", name, err)
-		}
-		if self == 1 && others == 0 {
-			return ErrLastAdmin
-		}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE users SET `+set+`, updated_at = $3 WHERE name = $1`,
-		name, value, db.now().UTC().Format(time.RFC3339Nano))
+	var before accountState
+	var role string
+	err = tx.QueryRowContext(ctx, `SELECT role, disabled FROM users WHERE name = $1`+db.dialect.forUpdate, name).
+		Scan(&role, &before.Disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+	before.Role = Role(role)
+	refusal := ch.refusal
+	if refusal == nil && ch.demotes && before.Role == RoleAdmin && !before.Disabled {
+		var others int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name <> $1`, name).Scan(&others)
+		if err != nil {
+			return fmt.Errorf("update user %q: %w", name, err)
+		}
+		if others == 0 {
+			refusal = ErrLastAdmin
+		}
 	}
-	return tx.Commit()
+	now := db.now()
+	if refusal == nil {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET `+ch.set+`, updated_at = $3 WHERE name = $1`,
+			name, ch.value, now.UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			return fmt.Errorf("update user %q: %w", name, err)
+		}
+	}
+	e := by.entry(now, ch.action, name, ch.section, refusal)
+	e.Before, e.After = before.json(), ch.apply(before).json()
+	if _, err := db.recordAudit(ctx, tx, e); err != nil {
+		return fmt.Errorf("update user %q: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update user %q: %w", name, err)
+	}
+	return refusal
 }
 
 func (db *DB) hashPassword(password string) (string, error) {
