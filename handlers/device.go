@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -226,9 +227,14 @@ func (h *Handler) updateDevice(c echo.Context) error {
 		return h.renderDevice(c, http.StatusUnprocessableEntity, cur, mine.form(etag, base), errs, nil, nil)
 	}
 	upd := apply(*cur, mine)
-	saved, err := h.Hub.UpdateDevice(ctx, upd, hub.IfMatch(etag))
+	wctx, cancel := h.writeContext(c)
+	saved, err := h.Hub.UpdateDevice(wctx, upd, hub.IfMatch(etag))
+	cancel()
 	entry := storage.AuditEntry{Action: storage.AuditDeviceUpdate, DeviceID: devID, Section: "identity",
 		ETagBefore: etag, Sent: deviceForAudit(upd), Before: identityJSON(base), After: identityJSON(mine)}
+	if err != nil && uncertain(err) {
+		return h.settleIdentity(c, cur, etag, base, mine, entry, err)
+	}
 	if err == nil {
 		entry.ETagAfter = saved.ETag
 	}
@@ -243,16 +249,73 @@ func (h *Handler) updateDevice(c echo.Context) error {
 		if cur, err = h.Hub.GetDevice(ctx, devID); err != nil {
 			return err
 		}
-		theirs := identityOf(cur)
-		merged, changes := rebaseIdentity(base, theirs, mine)
-		m := merged.form(cur.ETag, theirs)
-		return h.renderDevice(c, http.StatusConflict, cur, m, []views.FieldError{{Field: "form",
-			Message: "Not saved: this identity changed since you loaded it. The form now holds the latest version with your changes on top; check the fields below and save again."}}, changes, nil)
+		return h.identityConflict(c, cur, base, mine, "Not saved: this identity changed since you loaded it.")
 	case errors.Is(err, hub.ErrBadRequest):
 		return h.renderDevice(c, http.StatusUnprocessableEntity, cur, mine.form(etag, base),
 			[]views.FieldError{{Field: "form", Message: "The hub refused the change: " + hubMessage(err)}}, nil, nil)
 	}
 	return err
+}
+
+// identityConflict shows the form holding cur, the identity now, with the
+// person's changes (base to mine) on top, and what changed underneath.
+func (h *Handler) identityConflict(c echo.Context, cur *hub.Device, base, mine identity, why string) error {
+	theirs := identityOf(cur)
+	merged, changes := rebaseIdentity(base, theirs, mine)
+	return h.renderDevice(c, http.StatusConflict, cur, merged.form(cur.ETag, theirs), []views.FieldError{{Field: "form",
+		Message: why + " The form now holds the latest version with your changes on top; check the fields below and save again."}}, changes, nil)
+}
+
+// settleIdentity answers an identity save that failed with err, an
+// uncertain error, by reading the device back, as settleTwin does for
+// twins. cur is the device as the save found it.
+func (h *Handler) settleIdentity(c echo.Context, cur *hub.Device, etag string, base, mine identity, entry storage.AuditEntry, err error) error {
+	var now *hub.Device
+	fate, rerr := h.settle(c, etag, func(ctx context.Context) (string, bool, error) {
+		d, err := h.Hub.GetDevice(ctx, cur.DeviceID)
+		if err != nil {
+			return "", false, err
+		}
+		now = d
+		return d.ETag, holdsIdentity(base, mine, identityOf(d)), nil
+	})
+	switch fate {
+	case applied:
+		entry.ETagAfter, entry.Detail = now.ETag, confirmedDetail
+		h.audit(c, entry, nil)
+		h.addFlash(c, "ok", "Saved the identity of "+cur.DeviceID+". Confirmed by reading the device back: the hub was slow to answer.")
+		return redirect(c, deviceURL(cur.DeviceID))
+	case overtaken:
+		h.audit(c, entry, &unsettled{err: err, fate: fate})
+		h.conflict("identity")
+		return h.identityConflict(c, now, base, mine, noAnswer(err)+", and reading the device back showed that someone else changed it meanwhile: your changes are not in it.")
+	}
+	h.audit(c, entry, &unsettled{err: err, fate: fate})
+	msg := noAnswer(err) + "; nothing was saved; your changes are kept below. Reading the device back showed it unchanged, so saving again is safe."
+	if fate == unknown {
+		if !keepsDraft(rerr) {
+			return rerr
+		}
+		// Saving again sends If-Match of the etag the form was loaded
+		// with: a first save that was applied makes the hub refuse the
+		// second with 412, so it cannot be applied twice.
+		msg = noAnswer(err) + ", and the device could not be read back to check (" + classify(rerr).heading +
+			"): whether your changes were saved is unknown. They are kept below. " + resendIsSafe
+		now = cur
+	}
+	return h.renderDevice(c, classify(err).status, now, mine.form(etag, base), []views.FieldError{{Field: "form", Message: msg}}, nil, nil)
+}
+
+// holdsIdentity reports whether now holds the person's changes (base to
+// mine), whatever else changed. Keys are left out: a switch to sas has the
+// hub generate them.
+func holdsIdentity(base, mine, now identity) bool {
+	for _, f := range identityFields {
+		if f.name != "Keys" && f.get(mine) != f.get(base) && f.get(now) != f.get(mine) {
+			return false
+		}
+	}
+	return true
 }
 
 // rebaseIdentity puts the person's changes (base to mine) on top of theirs
@@ -403,8 +466,13 @@ func (h *Handler) createDevice(c echo.Context) error {
 		}
 	}
 	if errs == nil {
-		created, err := h.Hub.CreateDevice(ctx, d)
+		wctx, cancel := h.writeContext(c)
+		created, err := h.Hub.CreateDevice(wctx, d)
+		cancel()
 		entry := storage.AuditEntry{Action: storage.AuditDeviceCreate, DeviceID: m.ID, Section: "identity", Sent: deviceForAudit(d)}
+		if err != nil && uncertain(err) {
+			return h.settleDeviceCreate(c, m, d, entry, err)
+		}
 		if err == nil {
 			entry.ETagAfter, entry.After = created.ETag, identityJSON(identityOf(created))
 		}
@@ -421,10 +489,65 @@ func (h *Handler) createDevice(c echo.Context) error {
 			return err
 		}
 	}
+	return h.renderNewDevice(c, http.StatusUnprocessableEntity, m, errs)
+}
+
+// renderNewDevice shows the create form again with errs.
+func (h *Handler) renderNewDevice(c echo.Context, status int, m views.NewDevice, errs []views.FieldError) error {
 	// Keys typed by hand are not sent back to the page.
 	m.PrimaryKey, m.SecondaryKey = "", ""
 	m.Page, m.Errors = h.page(c, "New device", "devices"), errs
-	return render(c, http.StatusUnprocessableEntity, views.NewDevicePage(m))
+	return render(c, status, views.NewDevicePage(m))
+}
+
+// settleDeviceCreate answers a create that failed with err, an uncertain
+// error, by reading the device back. A create is a PUT without If-Match,
+// which the hub refuses (409) when the id is taken: it cannot be applied
+// twice either.
+func (h *Handler) settleDeviceCreate(c echo.Context, m views.NewDevice, sent *hub.Device, entry storage.AuditEntry, err error) error {
+	var now *hub.Device
+	fate, rerr := h.settle(c, "", func(ctx context.Context) (string, bool, error) {
+		d, err := h.Hub.GetDevice(ctx, sent.DeviceID)
+		if err != nil {
+			return "", false, err
+		}
+		now = d
+		return d.ETag, holdsNewDevice(sent, d), nil
+	})
+	var msg string
+	switch fate {
+	case applied:
+		entry.ETagAfter, entry.After, entry.Detail = now.ETag, identityJSON(identityOf(now)), confirmedDetail
+		h.audit(c, entry, nil)
+		h.addFlash(c, "ok", "Created device "+sent.DeviceID+". Confirmed by reading it back: the hub was slow to answer.")
+		return redirect(c, deviceURL(sent.DeviceID))
+	case notApplied:
+		msg = noAnswer(err) + "; the device was not created (the hub has no device with this id). Your form is kept, so creating it again is safe."
+	case overtaken:
+		msg = noAnswer(err) + ", and the hub now has a device with this id that is not the one you asked for: someone else may have created it meanwhile. Check it before trying again."
+	default:
+		if !keepsDraft(rerr) {
+			return rerr
+		}
+		msg = noAnswer(err) + ", and the device could not be read back to check: whether it was created is unknown. " +
+			"Creating it again is safe: if the first attempt reached the hub, the hub answers that the id is taken."
+	}
+	h.audit(c, entry, &unsettled{err: err, fate: fate})
+	return h.renderNewDevice(c, classify(err).status, m, []views.FieldError{{Field: "form", Message: msg}})
+}
+
+// holdsNewDevice reports whether got is the device sent asked for. What
+// the hub fills in (keys when none were given, an edge device's scope) is
+// not compared.
+func holdsNewDevice(sent, got *hub.Device) bool {
+	s, g := identityOf(sent), identityOf(got)
+	if s.KeysHash == "" {
+		g.KeysHash = ""
+	}
+	if s.DeviceScope == "" {
+		g.DeviceScope = ""
+	}
+	return s == g
 }
 
 // newDeviceOf checks the create form and builds the identity to create.

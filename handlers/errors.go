@@ -28,7 +28,19 @@ func classify(err error) outcome {
 	var he *echo.HTTPError
 	var hubErr *hub.Error
 	var netErr net.Error
+	var us *unsettled
 	switch {
+	case errors.As(err, &us):
+		o := classify(us.err)
+		switch us.fate {
+		case notApplied:
+			o.heading += " (read back: not applied)"
+		case overtaken:
+			o.heading += " (read back: changed by someone else)"
+		default:
+			o.heading += " (outcome unknown)"
+		}
+		return o
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)
 		if msg == "" || he.Code >= 500 {
@@ -45,6 +57,12 @@ func classify(err error) outcome {
 			wait = hubErr.RetryAfter.Round(time.Second).String()
 		}
 		return outcome{status: http.StatusServiceUnavailable, heading: "The hub is busy", detail: "IoT Hub is throttling requests. Try again in " + wait + ".", retry: true}
+	case errors.As(err, &hubErr) && hubErr.StatusCode == http.StatusServiceUnavailable:
+		wait := "a few seconds"
+		if hubErr.RetryAfter > 0 {
+			wait = hubErr.RetryAfter.Round(time.Second).String()
+		}
+		return outcome{status: http.StatusServiceUnavailable, heading: "The hub is unavailable", detail: "IoT Hub says it is temporarily unavailable. Try again in " + wait + ".", retry: true}
 	case errors.Is(err, hub.ErrUnauthorized), errors.Is(err, hub.ErrForbidden):
 		return outcome{status: http.StatusBadGateway, heading: "hubdesk cannot sign in to the hub",
 			detail: "The hub refused hubdesk's credentials. An administrator should check the configured connection string (IOTHUB_CONNECTION_STRING) and its policy's rights."}

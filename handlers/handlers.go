@@ -38,7 +38,11 @@ type Deps struct {
 	// ProxyAuth, if set, signs people in from the headers of an
 	// authenticating reverse proxy (single sign-on).
 	ProxyAuth *ProxyAuth
-	Now       func() time.Time
+	// HubTimeout bounds each write to the hub, and separately the read
+	// that checks a write which got no answer; zero means
+	// DefaultHubTimeout.
+	HubTimeout time.Duration
+	Now        func() time.Time
 }
 
 // Handler serves the dashboard.

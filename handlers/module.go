@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -74,10 +75,15 @@ func (h *Handler) createModule(c echo.Context) error {
 	case strings.HasPrefix(modID, "$"):
 		return fail("Module not created: ids starting with $ are reserved for IoT Edge system modules.")
 	}
-	created, err := h.Hub.CreateModule(c.Request().Context(), &hub.Module{DeviceID: devID, ModuleID: modID,
+	ctx, cancel := h.writeContext(c)
+	created, err := h.Hub.CreateModule(ctx, &hub.Module{DeviceID: devID, ModuleID: modID,
 		Authentication: &hub.AuthenticationMechanism{Type: hub.AuthSAS}})
+	cancel()
 	entry := storage.AuditEntry{Action: storage.AuditModuleCreate, DeviceID: devID, ModuleID: modID, Section: "identity",
 		Sent: `{"authentication":{"type":"sas"}}`}
+	if err != nil && uncertain(err) {
+		return h.settleModuleCreate(c, devID, modID, entry, err)
+	}
 	if err == nil {
 		entry.ETagAfter = created.ETag
 	}
@@ -108,4 +114,40 @@ func (h *Handler) deleteModule(c echo.Context) error {
 		return redirect(c, moduleURL(devID, modID))
 	}
 	return err
+}
+
+// settleModuleCreate answers a create that failed with err, an uncertain
+// error, by reading the module back, as settleDeviceCreate does for
+// devices.
+func (h *Handler) settleModuleCreate(c echo.Context, devID, modID string, entry storage.AuditEntry, err error) error {
+	var now *hub.Module
+	fate, rerr := h.settle(c, "", func(ctx context.Context) (string, bool, error) {
+		m, err := h.Hub.GetModule(ctx, devID, modID)
+		if err != nil {
+			return "", false, err
+		}
+		now = m
+		return m.ETag, m.Authentication != nil && m.Authentication.Type == hub.AuthSAS && m.ManagedBy == "", nil
+	})
+	var msg string
+	switch fate {
+	case applied:
+		entry.ETagAfter, entry.Detail = now.ETag, confirmedDetail
+		h.audit(c, entry, nil)
+		h.addFlash(c, "ok", "Created module "+modID+". Confirmed by reading it back: the hub was slow to answer.")
+		return redirect(c, moduleURL(devID, modID))
+	case notApplied:
+		msg = noAnswer(err) + "; module " + modID + " was not created (the hub has no such module). Adding it again is safe."
+	case overtaken:
+		msg = noAnswer(err) + ", and the device now has a module " + modID + " that is not the one you asked for: someone else may have created it meanwhile."
+	default:
+		if !keepsDraft(rerr) {
+			return rerr
+		}
+		msg = noAnswer(err) + ", and the module could not be read back to check: whether " + modID + " was created is unknown. " +
+			"Adding it again is safe: if the first attempt reached the hub, the hub answers that it already exists."
+	}
+	h.audit(c, entry, &unsettled{err: err, fate: fate})
+	h.addFlash(c, "bad", msg)
+	return redirect(c, deviceURL(devID)+"#modules")
 }

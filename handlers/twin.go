@@ -395,27 +395,25 @@ func (h *Handler) saveTwin(c echo.Context) error {
 	if done {
 		return err
 	}
-	ctx := c.Request().Context()
+	ctx, cancel := h.writeContext(c)
 	tw, err := h.writeTwin(ctx, t, f.replace, p.body, hub.IfMatch(f.etag))
+	cancel()
 	entry := storage.AuditEntry{Action: storage.AuditTwinUpdate, DeviceID: t.deviceID, ModuleID: t.moduleID,
 		Section: changedSections(p.change), ETagBefore: f.etag, Sent: string(p.body), Reason: f.reason}
 	if f.replace {
 		entry.Action = storage.AuditTwinReplace
 	}
 	entry.Before, entry.After = snapshots(p.change.Paths)
+	if err != nil && uncertain(err) {
+		return h.settleTwin(c, t, f, p, entry, err)
+	}
 	if err == nil {
 		entry.ETagAfter = tw.ETag
 	}
 	h.audit(c, entry, err)
 	switch {
 	case err == nil:
-		h.addFlash(c, "ok", savedMessage(p.change))
-		s := h.session(c)
-		s.Values[keyDraftsSaved] = draftKeys(t)
-		if err := s.Save(c.Request(), c.Response()); err != nil {
-			h.Logger.Warn("save session", "err", err)
-		}
-		return redirect(c, t.url())
+		return h.twinSaved(c, t, savedMessage(p.change))
 	case errors.Is(err, hub.ErrPreconditionFailed):
 		h.conflict("twin")
 		return h.twinConflict(c, t, f)
@@ -427,10 +425,85 @@ func (h *Handler) saveTwin(c echo.Context) error {
 	case !keepsDraft(err):
 		return err
 	}
+	// The hub refused the write (throttled or unavailable, after the
+	// client's retries): nothing was applied.
 	m := h.review(c, t, f, p)
 	o := classify(err)
-	m.Error = o.heading + ": " + o.detail + " Nothing was saved; your draft is kept. Check the twin before saving again if the request may have reached the hub."
+	m.Error = o.heading + ": " + o.detail + " Nothing was saved; your draft is kept."
 	return render(c, o.status, views.TwinReviewPage(m))
+}
+
+// twinSaved answers a save the hub applied: flash msg, clear the
+// browser's saved drafts, back to the twin.
+func (h *Handler) twinSaved(c echo.Context, t twinTarget, msg string) error {
+	h.addFlash(c, "ok", msg)
+	s := h.session(c)
+	s.Values[keyDraftsSaved] = draftKeys(t)
+	if err := s.Save(c.Request(), c.Response()); err != nil {
+		h.Logger.Warn("save session", "err", err)
+	}
+	return redirect(c, t.url())
+}
+
+// settleTwin answers a save that failed with err, an uncertain error, by
+// reading the twin back: a save that was applied counts as saved and is
+// not sent again; one overtaken by someone else's write goes to the
+// conflict prompt; otherwise the draft is offered again, saying what is
+// known.
+func (h *Handler) settleTwin(c echo.Context, t twinTarget, f twinForm, p *prepared, entry storage.AuditEntry, err error) error {
+	var now *hub.Twin
+	var theirs twinedit.Doc
+	fate, rerr := h.settle(c, f.etag, func(ctx context.Context) (string, bool, error) {
+		tw, err := h.getTwin(ctx, t)
+		if err != nil {
+			return "", false, err
+		}
+		doc, err := editableDoc(tw)
+		if err != nil {
+			return "", false, err
+		}
+		now, theirs = tw, doc
+		return tw.ETag, holdsDraft(f, doc), nil
+	})
+	switch fate {
+	case applied:
+		entry.ETagAfter, entry.Detail = now.ETag, confirmedDetail
+		h.audit(c, entry, nil)
+		return h.twinSaved(c, t, savedMessage(p.change)+" Confirmed by reading the twin back: the hub was slow to answer.")
+	case overtaken:
+		h.audit(c, entry, &unsettled{err: err, fate: fate})
+		h.conflict("twin")
+		return h.renderConflict(c, t, f, now.ETag, theirs,
+			noAnswer(err)+", and reading the twin back showed that someone else changed it meanwhile.")
+	}
+	h.audit(c, entry, &unsettled{err: err, fate: fate})
+	m := h.review(c, t, f, p)
+	if fate == notApplied {
+		m.Error = noAnswer(err) + "; nothing was saved; your draft is kept. Reading the twin back showed it unchanged, so saving again is safe."
+		return render(c, classify(err).status, views.TwinReviewPage(m))
+	}
+	if !keepsDraft(rerr) {
+		return rerr
+	}
+	// The save below is the same request with If-Match of the version the
+	// person loaded: if the first one was applied, the hub refuses this
+	// one with 412 and the person lands on the conflict prompt; the patch
+	// is never applied twice.
+	m.Error = noAnswer(err) + ", and the twin could not be read back to check (" + classify(rerr).heading +
+		"): whether your change was saved is unknown. Your draft is kept. " + resendIsSafe
+	return render(c, classify(err).status, views.TwinReviewPage(m))
+}
+
+// holdsDraft reports whether the twin's tags and desired properties, now,
+// hold f's change: in replace mode the whole draft, else the draft's value
+// at every path the change touched, whatever else changed around them.
+func holdsDraft(f twinForm, now twinedit.Doc) bool {
+	if f.replace {
+		ch, err := twinedit.Diff(now, f.draft)
+		return err == nil && ch.Empty()
+	}
+	r, err := twinedit.Rebase(f.base, now, f.draft)
+	return err == nil && r.Patch != nil && r.Patch.Empty()
 }
 
 func hubMessage(err error) string {
