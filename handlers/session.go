@@ -66,14 +66,13 @@ func sessionUser(c echo.Context) string {
 	return u.Name
 }
 
-// startSession replaces any existing session with a new one for user, so a
-// session id planted before sign-in is worthless after it.
+// startSession replaces any existing session with a new one for user, so
+// nothing planted in a session before sign-in survives it. The session is
+// the cookie, and the store decodes the request's cookie even into a "new"
+// session: its values must be dropped by hand.
 func (h *Handler) startSession(c echo.Context, user string) error {
-	old := h.session(c)
-	old.Options.MaxAge = -1
-	s, _ := h.Sessions.New(c.Request(), sessionName)
-	s.Values[keyUser] = user
-	s.Values[keyIssued] = h.Now().Unix()
+	s := h.session(c)
+	s.Values = map[any]any{keyUser: user, keyIssued: h.Now().Unix()}
 	return s.Save(c.Request(), c.Response())
 }
 
