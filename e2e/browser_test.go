@@ -49,8 +49,10 @@ type site struct {
 	hub *hub.Client
 }
 
-// newSite starts a site whose hub holds a demo fleet of demo devices.
-func newSite(t *testing.T, demo int) *site {
+// newSite starts a site whose hub holds a demo fleet of demo devices. The
+// dashboard's hub client takes opts (a test's own HTTP client, say); the
+// site's own client, for setting the scene, does not.
+func newSite(t *testing.T, demo int, opts ...hub.Option) *site {
 	t.Helper()
 	emu, err := emulator.NewServer(emulator.Options{SeedDemo: demo, SeedRandom: 7})
 	if err != nil {
@@ -84,7 +86,7 @@ func newSite(t *testing.T, demo int) *site {
 		}
 	})
 	h := handlers.New(handlers.Deps{
-		Hub:           emu.Client(),
+		Hub:           emu.Client(opts...),
 		HubName:       "embedded emulator (" + emu.HostName() + ")", // as the hubdesk command names it
 		DB:            db,
 		Sessions:      handlers.NewCookieStore(hashKey, blockKey, time.Hour, false),
