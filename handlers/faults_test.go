@@ -1,0 +1,270 @@
+package handlers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hubdesk/hubdesk/handlers"
+	"github.com/hubdesk/hubdesk/hub"
+	"github.com/hubdesk/hubdesk/hub/emulator"
+	"github.com/hubdesk/hubdesk/static"
+	"github.com/hubdesk/hubdesk/storage"
+)
+
+// loss is what a hubProxy does to the next write.
+type loss int
+
+const (
+	loseNothing loss = iota
+	loseRequest      // the write never reaches the hub; the client hears nothing
+	loseAnswer       // the hub applies the write; its answer never comes back
+)
+
+// hubProxy stands between the dashboard's hub client and the emulator. It
+// forwards every request and counts the writes that reach the emulator.
+// Told to, it loses the next write or its answer the way a network does,
+// holding the connection until the client gives up, and then breaks the
+// reads that follow (the connection drops) until healed.
+type hubProxy struct {
+	t      *testing.T
+	fwd    *httputil.ReverseProxy
+	writes atomic.Int32
+
+	mu         sync.Mutex
+	next       loss
+	thenBreak  bool         // after the loss, reads fail
+	meanwhile  func() error // runs while the lost write hangs: another writer
+	readsBroke bool
+}
+
+func (p *hubProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	write := r.Method == http.MethodPatch || r.Method == http.MethodPut || r.Method == http.MethodDelete
+	p.mu.Lock()
+	lose, meanwhile, broken := loseNothing, p.meanwhile, p.readsBroke
+	if write {
+		lose, p.next, p.meanwhile = p.next, loseNothing, nil
+		if lose != loseNothing && p.thenBreak {
+			p.readsBroke, p.thenBreak = true, false
+		}
+	}
+	p.mu.Unlock()
+	switch {
+	case write && lose != loseNothing:
+		if lose == loseAnswer {
+			// Forwarded whatever the client does meanwhile, like a request
+			// already on the hub's side of the network.
+			p.fwd.ServeHTTP(httptest.NewRecorder(), r.WithContext(context.WithoutCancel(r.Context())))
+			p.writes.Add(1)
+		}
+		if meanwhile != nil {
+			if err := meanwhile(); err != nil {
+				p.t.Errorf("the other writer: %v", err)
+			}
+		}
+		<-r.Context().Done()
+	case !write && broken:
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+	default:
+		if write {
+			p.writes.Add(1)
+		}
+		p.fwd.ServeHTTP(w, r)
+	}
+}
+
+// loseNext makes the proxy lose the next write (or its answer), running
+// meanwhile (if not nil) while it hangs, and fail the reads after it when
+// thenBreak is set.
+func (p *hubProxy) loseNext(l loss, thenBreak bool, meanwhile func() error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next, p.thenBreak, p.meanwhile = l, thenBreak, meanwhile
+}
+
+// heal makes the proxy forward everything again.
+func (p *hubProxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next, p.thenBreak, p.meanwhile, p.readsBroke = loseNothing, false, nil, false
+}
+
+// faultTimeout is the dashboard's hub timeout in these tests: what a lost
+// write costs.
+const faultTimeout = 400 * time.Millisecond
+
+// newFaultApp is a dashboard whose hub client reaches an emulator made
+// with opts through a hubProxy, with a short hub timeout, making at most
+// attempts attempts per request. a.hub talks to the emulator directly, as
+// another writer would.
+func newFaultApp(t *testing.T, opts emulator.Options, attempts int) (*app, *hubProxy) {
+	t.Helper()
+	emu, err := emulator.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	target, _ := url.Parse(emu.URL())
+	p := &hubProxy{t: t, fwd: httputil.NewSingleHostReverseProxy(target)}
+	psrv := httptest.NewServer(p)
+	t.Cleanup(psrv.Close)
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.CreateUser(context.Background(), "ed", testPassword, storage.RoleEditor); err != nil {
+		t.Fatal(err)
+	}
+	assets, err := static.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := hub.New(emu.ConnectionString(), hub.WithBaseURL(psrv.URL), hub.WithRetry(attempts, 5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	h := handlers.New(handlers.Deps{
+		Hub:           client,
+		HubName:       emu.HostName(),
+		DB:            db,
+		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("k", 64)), []byte(strings.Repeat("b", 32)), time.Hour, false),
+		Assets:        assets,
+		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil)),
+		SessionMaxAge: time.Hour,
+		HubTimeout:    faultTimeout,
+	})
+	e := echo.New()
+	h.Register(e)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	// Setting up goes around the faults: retried until it gets through.
+	direct := emu.Client(hub.WithRetry(20, time.Millisecond))
+	return &app{t: t, url: srv.URL, hub: direct, db: db, logs: logs}, p
+}
+
+// TestPagesUnderHubFaults browses the device list, a device and a twin
+// while the hub is slow, throttles and is unavailable at times: every
+// answer is the page or an error page naming the problem, never a 500,
+// and with the client's retries nearly every page gets through.
+func TestPagesUnderHubFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		attempts int
+		served   float64 // at least this share of pages
+		errors   bool    // error pages must have been seen
+	}{
+		{"with retries", hub.DefaultMaxAttempts, 0.9, false},
+		{"without retries", 1, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newFaultApp(t, emulator.Options{Latency: 2 * time.Millisecond, ThrottleRate: 0.15, UnavailableRate: 0.1,
+				SeedDemo: 3, SeedRandom: 1}, tt.attempts)
+			devices, err := a.hub.ListDevices(context.Background(), 0)
+			if err != nil || len(devices) == 0 {
+				t.Fatalf("seeded devices: %v %v", devices, err)
+			}
+			id := devices[0].DeviceID
+			b := a.browser()
+			b.signIn("ed")
+			pages := []page{
+				{"/devices", id},
+				{"/devices/" + url.PathEscape(id), "Save identity"},
+				{"/devices/" + url.PathEscape(id) + "/twin", "data-json-editor"},
+			}
+			const rounds = 12
+			served, failed := browseUnderFaults(t, b, pages, rounds)
+			total := rounds * len(pages)
+			t.Logf("%d of %d pages served; error pages: %v", served, total, failed)
+			if float64(served) < tt.served*float64(total) {
+				t.Errorf("%d of %d pages served, want at least %.0f%%", served, total, 100*tt.served)
+			}
+			if tt.errors && len(failed) == 0 {
+				t.Error("no error page seen: the faults were not injected")
+			}
+			if strings.Contains(a.logs.String(), "panic") {
+				t.Error("a handler panicked")
+			}
+		})
+	}
+}
+
+// page is a dashboard page and a text it shows when it loads.
+type page struct{ path, want string }
+
+// faultHeadings are the error pages' names for the hub's problems.
+var faultHeadings = []string{"The hub is busy", "The hub is unavailable", "The hub is unreachable"}
+
+// browseUnderFaults loads every page rounds times, eight at a time, and
+// checks each answer is the page or an error page naming a hub problem. It
+// returns how many pages were served and the error pages by heading.
+func browseUnderFaults(t *testing.T, b *browser, pages []page, rounds int) (served int, failed map[string]int) {
+	t.Helper()
+	type result struct {
+		page
+		status int
+		body   string
+	}
+	results := make(chan result, rounds*len(pages))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for range rounds {
+		for _, p := range pages {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				res, err := b.c.Get(b.app.url + p.path)
+				if err != nil {
+					results <- result{page: p, body: err.Error()}
+					return
+				}
+				defer res.Body.Close()
+				body, _ := io.ReadAll(res.Body)
+				results <- result{p, res.StatusCode, string(body)}
+			})
+		}
+	}
+	wg.Wait()
+	close(results)
+	failed = map[string]int{}
+	for r := range results {
+		switch r.status {
+		case http.StatusOK:
+			if !strings.Contains(r.body, r.want) {
+				t.Errorf("%s: 200 without %q", r.path, r.want)
+				continue
+			}
+			served++
+		case http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusBadGateway:
+			named := ""
+			for _, h := range faultHeadings {
+				if strings.Contains(r.body, h) {
+					named = h
+				}
+			}
+			if named == "" {
+				t.Errorf("%s: %d error page does not name the problem:\n%s", r.path, r.status, r.body)
+			}
+			failed[named]++
+		default:
+			t.Errorf("%s: status %d:\n%s", r.path, r.status, r.body)
+		}
+	}
+	return served, failed
+}
