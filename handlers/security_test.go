@@ -1009,3 +1009,32 @@ func TestNoSecretsInPagesOrLogs(t *testing.T) {
 		t.Error("the log capture missed the failed sign-in: is it capturing?")
 	}
 }
+
+// TestSignInReturnsToTheWholeURL follows the way back from a page that
+// needed sign-in: the return URL keeps all of its query, and a query
+// smuggling its own next cannot choose where sign-in leads.
+func TestSignInReturnsToTheWholeURL(t *testing.T) {
+	s := newSecApp(t, secOptions{})
+	tests := []struct{ page, want string }{
+		{"/devices?q=sensor&status=disabled&size=25", "/devices?q=sensor&status=disabled&size=25"},
+		{"/audit?person=ed&action=twin.update", "/audit?person=ed&action=twin.update"},
+		{"/devices?q=a&next=//evil.example", "/devices?q=a&next=//evil.example"},
+		{"/devices?next=https%3A%2F%2Fevil.example", "/devices?next=https%3A%2F%2Fevil.example"},
+	}
+	for _, tt := range tests {
+		b := s.browser()
+		res, _ := b.get(tt.page)
+		loc := res.Header.Get("Location")
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?") {
+			t.Fatalf("%s: %d %q, want a redirect to sign in", tt.page, res.StatusCode, loc)
+		}
+		_, page := b.get(loc)
+		f := formFor(t, page, "/login")
+		f.Set("name", "vic")
+		f.Set("password", testPassword)
+		res, _ = b.post("/login", f)
+		if got := res.Header.Get("Location"); got != tt.want {
+			t.Errorf("%s: signed in to %q, want %q", tt.page, got, tt.want)
+		}
+	}
+}

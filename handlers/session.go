@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -133,7 +134,9 @@ func (h *Handler) requireRole(need storage.Role) echo.MiddlewareFunc {
 				issued, _ := s.Values[keyIssued].(int64)
 				expired := h.Now().Sub(time.Unix(issued, 0)) > h.SessionMaxAge
 				if name == "" || expired {
-					return redirect(c, "/login?next="+safeNext(c.Request().URL.RequestURI()))
+					// Escaped, or the return URL would lose all but
+					// its first query parameter.
+					return redirect(c, "/login?next="+url.QueryEscape(safeNext(c.Request().URL.RequestURI())))
 				}
 				u, err = h.DB.User(c.Request().Context(), name)
 				if err != nil || u.Disabled {
