@@ -39,6 +39,9 @@ func DashboardScenarios() []Scenario {
 		AddedLatency("device page", devicePage),
 		AddedLatency("device list page", listPage),
 		SavePath(3),
+		// CodeMirror is about 118 KB of it gzipped; 250 KB leaves room for
+		// the HTML of a bigger twin than the bench's.
+		PageWeight(250),
 	}
 }
 
@@ -88,6 +91,7 @@ func benchDevice(w int) string { return fmt.Sprintf("dash-%02d", w) }
 // emulator, with a signed-in browser per session.
 type dashboard struct {
 	url      string
+	handler  http.Handler // what url serves, for servers of a scenario's own
 	hub      *hub.Client
 	browsers []*http.Client
 }
@@ -163,7 +167,7 @@ func newDashboard(ctx context.Context, env *Env) (*dashboard, error) {
 	h.Register(e)
 	web := httptest.NewServer(e)
 	env.onClose(func() error { web.Close(); return nil })
-	d := &dashboard{url: web.URL, hub: c}
+	d := &dashboard{url: web.URL, handler: e, hub: c}
 	transport := &http.Transport{MaxIdleConnsPerHost: 2 * Sessions, MaxConnsPerHost: 2 * Sessions}
 	// One sign-in (the limiter allows only a few per address), its session
 	// cookie then shared by every simulated browser: the server keeps no

@@ -34,6 +34,7 @@ const (
 	Fail  Verdict = "FAIL"
 	Info  Verdict = "info" // a reference figure with no target of its own
 	Error Verdict = "ERROR"
+	Skip  Verdict = "skipped" // not measured here, such as without a browser; the note says why
 )
 
 // Result is what one scenario measured.

@@ -78,7 +78,7 @@ func WriteTable(w io.Writer, rep Report) error {
 }
 
 func formatMeasured(r Result) string {
-	if r.Verdict == Error {
+	if r.Verdict == Error || r.Verdict == Skip {
 		return "-"
 	}
 	if r.Measured >= 100 {
