@@ -160,67 +160,56 @@ func TestAuditTrailRevert(t *testing.T) {
 	}
 }
 
-// TestAuditRevertConflict reverts an entry while someone else changes the
+// TestAuditRevertConflict reverts an entry while a script changes the
 // same value through the hub: the save meets the conflict prompt, the
-// person chooses, and both the choice and the other change survive.
+// person keeps the revert's value, and the script's other change
+// survives. (TestConflictOverlappingChoosesPerPath covers choosing
+// theirs; a revert is saved as any other edit.)
 func TestAuditRevertConflict(t *testing.T) {
 	s := newSite(t, 0)
-	browser := newBrowser(t)
-	tests := []struct {
-		choice, wantFW, wantPatch string
-	}{
-		{"mine", "1.0", `{"tags": {"room": null}, "properties": {"desired": {"fw": "1.0"}}}`},
-		{"theirs", "3.0", `{"tags": {"room": null}}`},
+	twin := s.newModule(t, "dev1", "mod1")
+	ed := s.person(t, newBrowser(t))
+	ed.signIn("ed")
+	ed.saveWithReason(twin, `{"site": "A", "room": 12}`, `{"fw": "2.0", "mode": "eco"}`, "INC-42 firmware rollout")
+	ed.filterAudit("dev1")
+	n := ed.revertEntry()
+
+	// A deployment script moves the firmware on and sets a value of its
+	// own while the revert waits on the review page.
+	s.patchTwin(t, "dev1", "mod1", `{"properties":{"desired":{"fw":"3.0","retries":5}}}`)
+	if st := ed.click(saveButton); st != 409 {
+		t.Fatalf("save the revert over the script's change: HTTP %d, want 409", st)
 	}
-	for _, tt := range tests {
-		t.Run(tt.choice, func(t *testing.T) {
-			dev := "dev-" + tt.choice
-			twin := s.newModule(t, dev, "mod1")
-			ed := s.person(t, browser)
-			ed.signIn("ed")
-			ed.saveWithReason(twin, `{"site": "A", "room": 12}`, `{"fw": "2.0", "mode": "eco"}`, "INC-42 firmware rollout")
-			ed.filterAudit(dev)
-			n := ed.revertEntry()
+	if h := ed.text("h1"); h != "Changed underneath: dev1 / mod1" {
+		t.Errorf("heading %q", h)
+	}
+	wantConflicts := [][]string{{"desired.fw", `"2.0"`, `"3.0"`, `"1.0"`, "mine theirs"}}
+	if got := ed.rows("table.conflicts"); !reflect.DeepEqual(got, wantConflicts) {
+		t.Errorf("conflicts %q, want %q", got, wantConflicts)
+	}
+	s.wantTwin(t, "dev1", "mod1", `{"site": "A", "room": 12}`, `{"fw": "3.0", "mode": "eco", "retries": 5}`)
 
-			// A deployment script moves the firmware on and sets a value of
-			// its own while the revert waits on the review page.
-			s.patchTwin(t, dev, "mod1", `{"properties":{"desired":{"fw":"3.0","retries":5}}}`)
-			if st := ed.click(saveButton); st != 409 {
-				t.Fatalf("save the revert over the script's change: HTTP %d, want 409", st)
-			}
-			if h := ed.text("h1"); h != "Changed underneath: "+dev+" / mod1" {
-				t.Errorf("heading %q", h)
-			}
-			wantConflicts := [][]string{{"desired.fw", `"2.0"`, `"3.0"`, `"1.0"`, "mine theirs"}}
-			if got := ed.rows("table.conflicts"); !reflect.DeepEqual(got, wantConflicts) {
-				t.Errorf("conflicts %q, want %q", got, wantConflicts)
-			}
-			s.wantTwin(t, dev, "mod1", `{"site": "A", "room": 12}`, `{"fw": "3.0", "mode": "eco", "retries": 5}`)
+	ed.do(chromedp.Click(chromedp.CSS(`input[name=choice0][value=mine]`)))
+	if st := ed.click(resolveButton); st != 200 {
+		t.Fatalf("review the result: HTTP %d", st)
+	}
+	ed.wantPatch(`{"tags": {"room": null}, "properties": {"desired": {"fw": "1.0"}}}`)
+	if got := run(ed, chromedp.Value(chromedp.ID("reason"))); got != "Revert of audit entry "+n {
+		t.Errorf("after the conflict the reason field holds %q", got)
+	}
+	if st := ed.click(saveButton); st != 200 || ed.path() != twin {
+		t.Fatalf("save: HTTP %d at %s", st, ed.path())
+	}
+	s.wantTwin(t, "dev1", "mod1", `{"site": "A"}`, `{"fw": "1.0", "mode": "eco", "retries": 5}`)
 
-			ed.do(chromedp.Click(chromedp.CSS(`input[name=choice0][value=` + tt.choice + `]`)))
-			if st := ed.click(resolveButton); st != 200 {
-				t.Fatalf("review the result: HTTP %d", st)
-			}
-			ed.wantPatch(tt.wantPatch)
-			if got := run(ed, chromedp.Value(chromedp.ID("reason"))); got != "Revert of audit entry "+n {
-				t.Errorf("after the conflict the reason field holds %q", got)
-			}
-			if st := ed.click(saveButton); st != 200 || ed.path() != twin {
-				t.Fatalf("save: HTTP %d at %s", st, ed.path())
-			}
-			s.wantTwin(t, dev, "mod1", `{"site": "A"}`, `{"fw": "`+tt.wantFW+`", "mode": "eco", "retries": 5}`)
-
-			ed.filterAudit(dev)
-			got := ed.auditRows()
-			want := [][]string{
-				{"ed", "twin.update", dev + " / mod1 twin", "ok", "Revert of audit entry " + n},
-				{"ed", "twin.update", dev + " / mod1 twin", "conflict", "Revert of audit entry " + n +
-					" the hub refused the write: the etag changed since it was loaded (412)"},
-				{"ed", "twin.update", dev + " / mod1 twin", "ok", "INC-42 firmware rollout"},
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("audit trail of %s lists %q, want %q", dev, got, want)
-			}
-		})
+	ed.filterAudit("dev1")
+	want := [][]string{
+		{"ed", "twin.update", "dev1 / mod1 twin", "ok", "Revert of audit entry " + n},
+		{"ed", "twin.update", "dev1 / mod1 twin", "conflict", "Revert of audit entry " + n +
+			" the hub refused the write: the etag changed since it was loaded (412)"},
+		{"ed", "twin.update", "dev1 / mod1 twin", "ok", "INC-42 firmware rollout"},
+	}
+	if got := ed.auditRows(); !reflect.DeepEqual(got, want) {
+		t.Errorf("audit trail of dev1 lists %q, want %q", got, want)
 	}
 }
