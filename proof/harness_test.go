@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,26 @@ type dashboard struct {
 	db  *storage.DB
 	// hubConns are the dashboard's connections to the hub.
 	hubConns *http.Transport
+	// logs holds what the dashboard logged at warning level and above.
+	logs *lockedBuffer
+}
+
+// lockedBuffer lets the server's goroutines log into one buffer.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type dashboardOptions struct {
@@ -90,20 +111,26 @@ func newDashboard(t *testing.T, o dashboardOptions) *dashboard {
 		t.Fatal(err)
 	}
 	hubConns := &http.Transport{MaxIdleConnsPerHost: 16}
+	logs := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() && logs.String() != "" {
+			t.Logf("the dashboard logged:\n%s", logs)
+		}
+	})
 	h := handlers.New(handlers.Deps{
 		Hub:           emu.Client(hub.WithHTTPClient(&http.Client{Transport: hubConns, Timeout: time.Minute})),
 		HubName:       emu.HostName(),
 		DB:            db,
 		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("p", 64)), []byte(strings.Repeat("q", 32)), time.Hour, false),
 		Assets:        assets,
-		Logger:        slog.New(slog.DiscardHandler),
+		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SessionMaxAge: time.Hour,
 	})
 	e := echo.New()
 	h.Register(e)
 	web := httptest.NewServer(e)
 	t.Cleanup(web.Close)
-	return &dashboard{url: web.URL, emu: emu, hub: emu.Client(), db: db, hubConns: hubConns}
+	return &dashboard{url: web.URL, emu: emu, hub: emu.Client(), db: db, hubConns: hubConns, logs: logs}
 }
 
 func editorName(i int) string { return fmt.Sprintf("editor%02d", i) }
