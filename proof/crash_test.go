@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,18 +122,25 @@ func TestCrashDurability(t *testing.T) {
 	for cycle := range kills {
 		ctx, cancel := context.WithCancel(context.Background())
 		acks := make([]crashAcks, workers)
+		var acked atomic.Int64
 		errs := make(chan error, workers)
 		var wg sync.WaitGroup
 		for w := range workers {
 			wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
 			wg.Go(func() {
-				if err := crashLoad(ctx, child.hub, wrng, devices[w], &acks[w]); err != nil {
+				if err := crashLoad(ctx, child.hub, wrng, devices[w], &acks[w], &acked); err != nil {
 					errs <- err
 				}
 			})
 		}
-		load := time.Duration(100+rng.IntN(500)) * time.Millisecond
-		time.Sleep(load)
+		// A random moment, but not before the cycle has some writes to
+		// lose.
+		began := time.Now()
+		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		for acked.Load() < 20 && time.Since(began) < 10*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
+		load := time.Since(began).Round(time.Millisecond)
 		child.kill()
 		wg.Wait()
 		cancel()
@@ -174,7 +182,7 @@ func TestCrashDurability(t *testing.T) {
 // crashLoad writes to devs until the hub stops answering: creates the
 // devices that do not exist, patches the twins of those that do with
 // If-Match, and deletes some.
-func crashLoad(ctx context.Context, c *hub.Client, rng *rand.Rand, devs []*crashDevice, acks *crashAcks) error {
+func crashLoad(ctx context.Context, c *hub.Client, rng *rand.Rand, devs []*crashDevice, acks *crashAcks, acked *atomic.Int64) error {
 	for ctx.Err() == nil {
 		d := devs[rng.IntN(len(devs))]
 		var err error
@@ -216,6 +224,7 @@ func crashLoad(ctx context.Context, c *hub.Client, rng *rand.Rand, devs []*crash
 			return nil
 		}
 		d.pending = nil
+		acked.Add(1)
 	}
 	return nil
 }

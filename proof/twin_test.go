@@ -128,6 +128,14 @@ func TestNoLostUpdateTwin(t *testing.T) {
 		t.Errorf("the twin's etag moved %d versions, but the dashboard reported %d saves", got, len(saved))
 	}
 	state := editable(t, start.Properties.Desired)
+	// What desired may ever hold: what it held and what editors wrote.
+	allowed := map[string]bool{"shared": true}
+	for k := range state {
+		allowed[k] = true
+	}
+	for e := range editors {
+		allowed[editorName(e)] = true
+	}
 	for i, s := range saved {
 		n, err := twinETagN(s.etag)
 		if err != nil {
@@ -141,6 +149,11 @@ func TestNoLostUpdateTwin(t *testing.T) {
 			t.Fatalf("save %d (%s round %d) was based on %v, but the twin then held %v", i, editorName(s.editor), s.round, base, state)
 		}
 		state = decode(t, s.draft)
+		for k := range state {
+			if !allowed[k] {
+				t.Errorf("save %d (%s round %d) put desired.%s, which no editor wrote", i, editorName(s.editor), s.round, k)
+			}
+		}
 	}
 	final := editable(t, end.Properties.Desired)
 	if !reflect.DeepEqual(final, state) {
@@ -250,14 +263,14 @@ func editTwin(ctx context.Context, b *browser, rng *rand.Rand, e, round, tries i
 			out.gaveUp = true
 			return out, nil
 		}
-		if _, err := formFor(p.body, twinURL+"/resolve"); err != nil {
+		rf, err := formFor(p.body, twinURL+"/resolve")
+		if err != nil {
 			// No path of theirs overlaps the draft: the page offers to
 			// save it on top of the latest version, and p's save form
 			// is that offer.
 			out.onTop++
 			continue
 		}
-		rf, _ := formFor(p.body, twinURL+"/resolve")
 		for i := 0; rf.Has(fmt.Sprintf("path%d", i)); i++ {
 			choice := "mine"
 			if rf.Get(fmt.Sprintf("path%d", i)) != "properties.desired."+editorName(e) && rng.IntN(2) == 0 {
