@@ -2,9 +2,14 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -259,5 +264,179 @@ func TestAdminCannotLockThemselvesOut(t *testing.T) {
 		if f.action == "/admin/users/bob/disabled" {
 			t.Error("the page offers to disable one's own account")
 		}
+	}
+}
+
+// accountEntries are the trail's entries about account changes, oldest
+// first.
+func (a *app) accountEntries(t *testing.T) []storage.AuditEntry {
+	t.Helper()
+	var out []storage.AuditEntry
+	for e, err := range a.db.AuditEntries(context.Background(), storage.AuditFilter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Action.IsAccountChange() {
+			out = append([]storage.AuditEntry{e}, out...)
+		}
+	}
+	return out
+}
+
+// Every change on the accounts page, and every refusal of one, lands in
+// the audit trail under the admin who made it, and the trail's pages show
+// it as an account change: the account as its target, no revert, no
+// password.
+func TestAccountChangesInTheAuditTrail(t *testing.T) {
+	a := newApp(t, appOptions{})
+	alice := a.browser()
+	alice.signIn("alice")
+	steps := []struct {
+		action string
+		form   url.Values
+		status int
+	}{
+		{"/admin/users", url.Values{"name": {"tess"}, "role": {"editor"}, "password": {testPassword}}, http.StatusSeeOther},
+		{"/admin/users/vic/role", url.Values{"role": {"editor"}}, http.StatusSeeOther},
+		{"/admin/users/ed/disabled", url.Values{"disabled": {"true"}}, http.StatusSeeOther},
+		{"/admin/users/ed/disabled", url.Values{"disabled": {"false"}}, http.StatusSeeOther},
+		{"/admin/users/vic/password", nil, http.StatusSeeOther},
+		{"/admin/users/alice/role", url.Values{"role": {"viewer"}, "confirm": {"yes"}}, http.StatusUnprocessableEntity},
+		{"/admin/users/alice/disabled", url.Values{"disabled": {"true"}}, http.StatusUnprocessableEntity},
+		// Form mistakes and the confirmation prompt change nothing and
+		// are not recorded.
+		{"/admin/users/alice/role", url.Values{"role": {"editor"}}, http.StatusUnprocessableEntity},
+		{"/admin/users", url.Values{"name": {"a b"}, "role": {"viewer"}, "password": {testPassword}}, http.StatusUnprocessableEntity},
+	}
+	var password string
+	for _, s := range steps {
+		form := url.Values{"_csrf": {alice.csrf("/admin/users")}}
+		for k, v := range s.form {
+			form[k] = v
+		}
+		res, _ := alice.post(s.action, form)
+		if res.StatusCode != s.status {
+			t.Fatalf("POST %s %v: %d, want %d", s.action, s.form, res.StatusCode, s.status)
+		}
+		if strings.HasSuffix(s.action, "/password") {
+			_, page := alice.get("/admin/users")
+			password = revealed(page)
+		}
+	}
+
+	type row struct {
+		Action   storage.AuditAction
+		Account  string
+		Outcome  storage.AuditOutcome
+		Before   string
+		After    string
+		Actor    string
+		HasReqID bool
+	}
+	var got []row
+	entries := a.accountEntries(t)
+	for _, e := range entries {
+		got = append(got, row{e.Action, e.Account, e.Outcome, e.Before, e.After, e.Actor, e.RequestID != ""})
+	}
+	const (
+		viewer   = `{"role":"viewer","disabled":false}`
+		editor   = `{"role":"editor","disabled":false}`
+		admin    = `{"role":"admin","disabled":false}`
+		disabled = `{"role":"editor","disabled":true}`
+	)
+	want := []row{
+		{storage.AuditAccountCreate, "tess", storage.AuditOK, "", editor, "alice", true},
+		{storage.AuditAccountSetRole, "vic", storage.AuditOK, viewer, editor, "alice", true},
+		{storage.AuditAccountDisable, "ed", storage.AuditOK, editor, disabled, "alice", true},
+		{storage.AuditAccountEnable, "ed", storage.AuditOK, disabled, editor, "alice", true},
+		{storage.AuditAccountResetPassword, "vic", storage.AuditOK, editor, editor, "alice", true},
+		{storage.AuditAccountSetRole, "alice", storage.AuditRefused, admin, viewer, "alice", true},
+		{storage.AuditAccountDisable, "alice", storage.AuditRefused, admin, `{"role":"admin","disabled":true}`, "alice", true},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("trail:\n%+v\nwant\n%+v", got, want)
+	}
+
+	ed := a.browser()
+	ed.signIn("ed")
+	// The log: the account is the target and links to its own trail;
+	// the person filter finds the admin's changes, the account filter
+	// one account's.
+	_, page := ed.get("/audit?person=alice")
+	if ids := listedIDs(page); len(ids) != len(want) {
+		t.Errorf("person=alice lists %d entries, want %d", len(ids), len(want))
+	}
+	if !strings.Contains(page, `account <a href="/audit?account=vic"`) {
+		t.Errorf("the target column does not name account vic:\n%s", page)
+	}
+	_, page = ed.get("/audit?account=vic")
+	if ids := listedIDs(page); len(ids) != 2 || ids[0] != entries[4].ID || ids[1] != entries[1].ID {
+		t.Errorf("account=vic lists %v, want entries %d and %d", ids, entries[4].ID, entries[1].ID)
+	}
+	_, page = ed.get("/audit?action=account.set-role&outcome=refused")
+	if ids := listedIDs(page); len(ids) != 1 || ids[0] != entries[5].ID {
+		t.Errorf("refused role changes: %v, want [%d]", ids, entries[5].ID)
+	}
+	if _, page = alice.get("/admin/users"); !strings.Contains(page, `href="/audit?account=tess"`) {
+		t.Error("the accounts page does not link an account's changes")
+	}
+
+	// An entry's page: the change, no revert, nothing sent to the hub.
+	for _, e := range entries {
+		p := "/audit/" + strconv.FormatInt(e.ID, 10)
+		for _, b := range []*browser{ed, alice} {
+			res, page := b.get(p)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", p, res.StatusCode)
+			}
+			if strings.Contains(page, "/revert") || strings.Contains(page, "Exact request body sent") || strings.Contains(page, "Etag before") {
+				t.Errorf("%s (%s) shows hub write parts or a revert:\n%s", p, e.Action, page)
+			}
+			if password != "" && strings.Contains(page, password) {
+				t.Errorf("%s shows the new password", p)
+			}
+		}
+		res, _ := alice.post(p+"/revert", url.Values{"_csrf": {alice.csrf(p)}})
+		if res.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("revert of %s: %d, want 422", e.Action, res.StatusCode)
+		}
+	}
+	_, page = ed.get("/audit/" + strconv.FormatInt(entries[1].ID, 10))
+	if page = html.UnescapeString(page); !strings.Contains(page, `role <span class="badge">changed</span></th><td class="mono before">"viewer"</td><td class="mono after">"editor"`) ||
+		!strings.Contains(page, "1 changed value(s)") {
+		t.Errorf("role change page lacks its diff:\n%s", page)
+	}
+	_, page = ed.get("/audit/" + strconv.FormatInt(entries[4].ID, 10))
+	if !strings.Contains(page, "The password was replaced.") {
+		t.Errorf("password reset page:\n%s", page)
+	}
+	_, page = ed.get("/audit/" + strconv.FormatInt(entries[5].ID, 10))
+	if !strings.Contains(page, "not applied (refused)") || !strings.Contains(page, "no enabled admin") {
+		t.Errorf("refused change page:\n%s", page)
+	}
+
+	// Exports carry the account.
+	_, body := ed.get("/audit/export.csv?account=vic")
+	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accountCol := slices.Index(records[0], "account")
+	if len(records) != 3 || accountCol < 0 || records[1][accountCol] != "vic" || records[2][accountCol] != "vic" {
+		t.Errorf("csv export: %q", records)
+	}
+	_, body = ed.get("/audit/export.json?person=alice")
+	var exported []struct {
+		Action  string `json:"action"`
+		Account string `json:"account"`
+	}
+	if err := json.Unmarshal([]byte(body), &exported); err != nil {
+		t.Fatal(err)
+	}
+	if len(exported) != len(want) || exported[0].Account != "alice" || exported[len(exported)-1].Action != "account.create" {
+		t.Errorf("json export: %s", body)
+	}
+	if password == "" || strings.Contains(body, password) || strings.Contains(body, testPassword) {
+		t.Errorf("json export holds a password (or none was generated)")
 	}
 }

@@ -40,7 +40,9 @@ func auditPageSizes() []int { return []int{50, 100, 500} }
 func auditActions() []string {
 	return []string{string(storage.AuditTwinUpdate), string(storage.AuditTwinReplace), string(storage.AuditDeviceCreate),
 		string(storage.AuditDeviceUpdate), string(storage.AuditDeviceDelete), string(storage.AuditModuleCreate),
-		string(storage.AuditModuleDelete), string(storage.AuditKeyReveal)}
+		string(storage.AuditModuleDelete), string(storage.AuditKeyReveal), string(storage.AuditAccountCreate),
+		string(storage.AuditAccountSetRole), string(storage.AuditAccountDisable), string(storage.AuditAccountEnable),
+		string(storage.AuditAccountResetPassword)}
 }
 
 // readAuditFilter reads the log's filter from the URL query: the form as
@@ -52,6 +54,7 @@ func readAuditFilter(c echo.Context) (vf views.AuditFilter, f storage.AuditFilte
 		Person:   strings.TrimSpace(q.Get("person")),
 		DeviceID: strings.TrimSpace(q.Get("device")),
 		ModuleID: strings.TrimSpace(q.Get("module")),
+		Account:  strings.TrimSpace(q.Get("account")),
 		Action:   q.Get("action"),
 		Outcome:  q.Get("outcome"),
 		From:     strings.TrimSpace(q.Get("from")),
@@ -61,7 +64,7 @@ func readAuditFilter(c echo.Context) (vf views.AuditFilter, f storage.AuditFilte
 	if !slices.Contains(auditPageSizes(), vf.PageSize) {
 		vf.PageSize = auditPageSizes()[0]
 	}
-	f = storage.AuditFilter{Actor: vf.Person, DeviceID: vf.DeviceID, ModuleID: vf.ModuleID, Limit: vf.PageSize}
+	f = storage.AuditFilter{Actor: vf.Person, DeviceID: vf.DeviceID, ModuleID: vf.ModuleID, Account: vf.Account, Limit: vf.PageSize}
 	f.Before, _ = strconv.ParseInt(q.Get("before"), 10, 64)
 	var problems []string
 	if vf.Action != "" {
@@ -120,6 +123,9 @@ func auditQuery(vf views.AuditFilter, fixed *views.TwinTarget) url.Values {
 	if fixed == nil || fixed.ModuleID == "" {
 		set("module", vf.ModuleID)
 	}
+	if fixed == nil {
+		set("account", vf.Account)
+	}
 	set("action", vf.Action)
 	set("outcome", vf.Outcome)
 	set("from", vf.From)
@@ -163,6 +169,7 @@ func (h *Handler) auditList(c echo.Context, target *views.TwinTarget) error {
 	vf, f, problem := readAuditFilter(c)
 	formURL, title := "/audit", "Audit trail"
 	if target != nil {
+		vf.Account, f.Account = "", ""
 		vf.DeviceID, f.DeviceID = target.DeviceID, target.DeviceID
 		formURL, title = target.DeviceURL+"/history", "History of device "+target.DeviceID
 		if target.ModuleID != "" {
@@ -234,10 +241,14 @@ func auditRow(now time.Time, e storage.AuditEntry) views.AuditRow {
 		Action:   string(e.Action),
 		DeviceID: e.DeviceID,
 		ModuleID: e.ModuleID,
+		Account:  e.Account,
 		Section:  e.Section,
 		Outcome:  string(e.Outcome),
 		Reason:   e.Reason,
 		Detail:   e.Detail,
+	}
+	if e.Account != "" {
+		r.AccountURL = accountHistoryURL(e.Account)
 	}
 	if e.DeviceID != "" {
 		t := twinTarget{deviceID: e.DeviceID, moduleID: e.ModuleID}
@@ -250,6 +261,11 @@ func auditRow(now time.Time, e storage.AuditEntry) views.AuditRow {
 		}
 	}
 	return r
+}
+
+// accountHistoryURL is the trail of changes to an account.
+func accountHistoryURL(name string) string {
+	return withQuery("/audit", url.Values{"account": {name}})
 }
 
 // snapshotDiff lines up an entry's before and after snapshots path by

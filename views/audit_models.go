@@ -6,6 +6,7 @@ import "strconv"
 // are the URL's query parameters, so a filtered view is a shareable link.
 type AuditFilter struct {
 	Person, DeviceID, ModuleID string
+	Account                    string // the account an account change changes
 	Action, Outcome            string
 	From, To                   string // datetime-local values, read as UTC
 	PageSize                   int
@@ -43,12 +44,18 @@ type AuditRow struct {
 	DeviceURL          string
 	ModuleURL          string // "" for a device's entry
 	TwinURL            string // "" unless the entry is a twin change
+	Account            string // the account an account change changes
+	AccountURL         string // that account's trail
 	Section            string
 	Outcome            string // ok, conflict, refused, error
 	Reason             string
 	Detail             string
 	Changes            []PathChange // filled on history pages
 }
+
+// IsAccountChange reports whether the entry changed a hubdesk account
+// rather than writing to the hub.
+func (r AuditRow) IsAccountChange() bool { return r.Account != "" }
 
 // OutcomeClass is the badge style of an outcome.
 func (r AuditRow) OutcomeClass() string {
