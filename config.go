@@ -35,6 +35,9 @@ type config struct {
 	LogLevel       string
 	ShutdownGrace  time.Duration
 	EmulatorListen string
+	// AuditRetention is how long audit entries are kept; 0 keeps them
+	// forever.
+	AuditRetention time.Duration
 	// ProxyAuth is single sign-on through an authenticating reverse
 	// proxy; off when its UserHeader is empty.
 	ProxyAuth handlers.ProxyAuth
@@ -65,6 +68,7 @@ var settings = []setting{
 	{"log-level", "HUBDESK_LOG_LEVEL", "info", "log level: debug, info, warn or error", false},
 	{"shutdown-grace", "HUBDESK_SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish after SIGTERM", false},
 	{"emulator-addr", "HUBDESK_EMULATOR_ADDR", "127.0.0.1:0", "address of the embedded emulator (loopback)", false},
+	{"audit-retention", "HUBDESK_AUDIT_RETENTION", "0", "how long audit entries are kept, as hours, e.g. 2160h for 90 days (at least 24h); older ones are deleted at start and hourly; 0 keeps them forever", false},
 	{"auth-proxy-header", "HUBDESK_AUTH_PROXY_HEADER", "", "single sign-on: header in which an authenticating reverse proxy (e.g. oauth2-proxy) names the signed-in person, e.g. X-Forwarded-User; empty: off. The proxy must overwrite it on every request", false},
 	{"auth-proxy-groups-header", "HUBDESK_AUTH_PROXY_GROUPS_HEADER", "", "single sign-on: header with the person's groups, comma-separated, e.g. X-Forwarded-Groups", false},
 	{"auth-trusted-proxies", "HUBDESK_AUTH_TRUSTED_PROXIES", "", "single sign-on: comma-separated IPs or CIDRs of the proxies; the headers count only when the TCP peer is one of them (required with -auth-proxy-header)", false},
@@ -124,6 +128,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	c.SessionMaxAge, err = parseDuration("session-max-age", get("session-max-age"))
 	check(err)
 	c.ShutdownGrace, err = parseDuration("shutdown-grace", get("shutdown-grace"))
+	check(err)
+	c.AuditRetention, err = parseRetention(get("audit-retention"))
 	check(err)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must not be empty"))
@@ -230,6 +236,29 @@ func parseDuration(name, v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("%s: want a positive duration such as 30s or 12h, got %q", name, v)
+	}
+	return d, nil
+}
+
+// minAuditRetention is the shortest audit retention accepted: anything
+// shorter is far more likely a mistyped unit than a wish to keep the trail
+// for minutes.
+const minAuditRetention = 24 * time.Hour
+
+// parseRetention reads the audit retention: a duration of at least
+// minAuditRetention, or 0 to keep entries forever.
+func parseRetention(v string) (time.Duration, error) {
+	if v == "" || v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("audit-retention: want a duration in hours such as 2160h (90 days), or 0 to keep entries forever, got %q", v)
+	case d < 0:
+		return 0, fmt.Errorf("audit-retention: must not be negative, got %q (0 keeps entries forever)", v)
+	case d > 0 && d < minAuditRetention:
+		return 0, fmt.Errorf("audit-retention: want at least %s, got %q (0 keeps entries forever)", "24h", v)
 	}
 	return d, nil
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubdesk/hubdesk/storage"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -26,7 +30,7 @@ func TestParseConfig(t *testing.T) {
 				if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.SeedDemo != 500 || !c.Simulate {
 					t.Errorf("defaults = %+v", c)
 				}
-				if c.SessionMaxAge != 12*time.Hour || c.HubConnString != "" {
+				if c.SessionMaxAge != 12*time.Hour || c.HubConnString != "" || c.AuditRetention != 0 {
 					t.Errorf("defaults = %+v", c)
 				}
 			},
@@ -68,6 +72,29 @@ func TestParseConfig(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "audit retention",
+			env:  map[string]string{"HUBDESK_AUDIT_RETENTION": "2160h"},
+			check: func(t *testing.T, c config) {
+				if c.AuditRetention != 90*24*time.Hour {
+					t.Errorf("AuditRetention = %v", c.AuditRetention)
+				}
+			},
+		},
+		{
+			name: "audit retention flag, 0 keeps forever",
+			args: []string{"-audit-retention", "0"},
+			env:  map[string]string{"HUBDESK_AUDIT_RETENTION": "24h"},
+			check: func(t *testing.T, c config) {
+				if c.AuditRetention != 0 {
+					t.Errorf("AuditRetention = %v", c.AuditRetention)
+				}
+			},
+		},
+		{name: "negative audit retention", env: map[string]string{"HUBDESK_AUDIT_RETENTION": "-720h"}, wantErr: `audit-retention: must not be negative, got "-720h"`},
+		{name: "audit retention without a unit", env: map[string]string{"HUBDESK_AUDIT_RETENTION": "90"}, wantErr: `audit-retention: want a duration in hours such as 2160h (90 days), or 0 to keep entries forever, got "90"`},
+		{name: "audit retention in days", args: []string{"-audit-retention", "90d"}, wantErr: `got "90d"`},
+		{name: "audit retention too short", env: map[string]string{"HUBDESK_AUDIT_RETENTION": "30m"}, wantErr: `audit-retention: want at least 24h, got "30m"`},
 		{name: "missing _FILE", env: map[string]string{"IOTHUB_CONNECTION_STRING_FILE": "/nonexistent/cs"}, wantErr: "IOTHUB_CONNECTION_STRING_FILE"},
 		{name: "bad addr", env: map[string]string{"HUBDESK_ADDR": "8080"}, wantErr: "addr: want host:port"},
 		{name: "bad seed", args: []string{"-seed-demo", "-3"}, wantErr: "seed-demo"},
@@ -110,4 +137,60 @@ func TestParseConfigNeverEchoesSecrets(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "tooshort-secret") {
 		t.Fatalf("err = %v: must fail without echoing the secret", err)
 	}
+}
+
+// With a retention set, the server deletes what is older at start, and
+// only that, and stops pruning before the database closes.
+func TestKeepAuditAtStart(t *testing.T) {
+	cfg, err := parseConfig(nil, func(k string) string {
+		return map[string]string{"HUBDESK_AUDIT_RETENTION": "720h"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hubdesk.db"), cheapBcrypt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	for _, age := range []time.Duration{1000 * time.Hour, 721 * time.Hour, 719 * time.Hour, time.Minute} {
+		e := storage.AuditEntry{At: now.Add(-age), Actor: "ed", Action: storage.AuditTwinUpdate, Outcome: storage.AuditOK}
+		if _, err := db.RecordAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs syncBuffer
+	stop := keepAudit(ctx, db, cfg.AuditRetention, newLogger("text", "info", &logs))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "deleted=2") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	entries, _, err := db.ListAudit(ctx, storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || !strings.Contains(logs.String(), "audit retention: deleted old entries") {
+		t.Errorf("%d entries left, want the 2 younger than 720h; log:\n%s", len(entries), logs.String())
+	}
+}
+
+// syncBuffer is a buffer a background goroutine may log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -46,6 +46,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err := bootstrapAdmin(ctx, db, cfg.AdminPassword, stdout); err != nil {
 		return err
 	}
+	if cfg.AuditRetention > 0 {
+		logger.Info("audit retention", "keep", cfg.AuditRetention, "prune_every", auditPruneInterval)
+		stopPruning := keepAudit(ctx, db, cfg.AuditRetention, logger)
+		defer stopPruning()
+	}
 	sessionKey, err := loadSessionKey(cfg)
 	if err != nil {
 		return err
@@ -123,6 +128,34 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// auditPruneInterval is how often the server deletes audit entries past
+// their retention.
+const auditPruneInterval = time.Hour
+
+// keepAudit deletes audit entries older than retention now and then every
+// auditPruneInterval, in the background, until ctx is done or stop is
+// called; stop returns once pruning has stopped, so the database can be
+// closed after it.
+func keepAudit(ctx context.Context, db *storage.DB, retention time.Duration, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.KeepAudit(ctx, retention, auditPruneInterval, func(n int64, err error) {
+			switch {
+			case err != nil:
+				logger.Error("audit retention: prune failed; trying again in an hour", "deleted", n, "err", err)
+			case n > 0:
+				logger.Info("audit retention: deleted old entries", "deleted", n, "older_than", retention)
+			}
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // connectHub returns a client for the configured hub, or starts the
