@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -243,5 +244,66 @@ func TestUsersCommandOnPostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(env["HUBDESK_DATA_DIR"]); !os.IsNotExist(err) {
 		t.Errorf("the data dir was created though the database is PostgreSQL: %v", err)
+	}
+}
+
+// Every change the command makes, or is refused, is in the audit trail
+// under the operating system's user, marked as the command line.
+func TestUsersCommandIsAudited(t *testing.T) {
+	tests := []struct {
+		name, user, wantActor string
+	}{
+		{"from $USER", "ops", "ops (cli)"},
+		{"without $USER", "", "(cli)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := map[string]string{"HUBDESK_DATA_DIR": dir, "USER": tt.user}
+			getenv := func(k string) string { return env[k] }
+			pwFile := writeFile(t, "correct horse battery\n")
+			steps := [][]string{
+				{"add", "ann", "-role", "admin", "-password-file", pwFile},
+				{"add", "ann", "-password-file", pwFile},
+				{"set-role", "ann", "viewer"},
+				{"add", "vic", "-password-file", pwFile},
+				{"disable", "vic"},
+				{"enable", "vic"},
+				{"reset-password", "vic"},
+				{"list"},
+				{"set-role", "nobody", "viewer"},
+			}
+			for _, args := range steps {
+				runUsersWith(context.Background(), cheapBcrypt, args, getenv, nil, io.Discard)
+			}
+			db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "hubdesk.db"), cheapBcrypt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			entries, _, err := db.ListAudit(context.Background(), storage.AuditFilter{Actor: tt.wantActor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range slices.Backward(entries) {
+				got = append(got, string(e.Action)+" "+e.Account+" "+string(e.Outcome))
+				if e.RequestID != "" || e.DeviceID != "" {
+					t.Errorf("entry %+v", e)
+				}
+			}
+			want := []string{
+				"account.create ann ok",
+				"account.create ann refused",
+				"account.set-role ann refused",
+				"account.create vic ok",
+				"account.disable vic ok",
+				"account.enable vic ok",
+				"account.reset-password vic ok",
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("trail by %q:\n%s\nwant\n%s", tt.wantActor, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }
