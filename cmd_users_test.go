@@ -307,3 +307,27 @@ func TestUsersCommandIsAudited(t *testing.T) {
 		})
 	}
 }
+
+// The admin account made on first start is in the trail like any other
+// new account; later starts add nothing.
+func TestBootstrapAdminIsAudited(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hubdesk.db"), cheapBcrypt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for range 2 {
+		if err := bootstrapAdmin(ctx, db, "", io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _, err := db.ListAudit(ctx, storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Actor != bootstrapActor || entries[0].Action != storage.AuditAccountCreate ||
+		entries[0].Account != "admin" || entries[0].After != `{"role":"admin","disabled":false}` {
+		t.Errorf("trail after two starts: %+v", entries)
+	}
+}

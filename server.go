@@ -188,8 +188,12 @@ func connectHub(cfg config, logger *slog.Logger, opts ...hub.Option) (*hub.Clien
 	return srv.Client(opts...), "embedded emulator (" + srv.HostName() + ")", func() { srv.Close() }, nil
 }
 
+// bootstrapActor is who the audit trail says created the first admin.
+const bootstrapActor = "hubdesk (first start)"
+
 // bootstrapAdmin creates the admin account on first start, with the
-// configured password or a random one printed once.
+// configured password or a random one printed once, and records it in the
+// audit trail like any other new account.
 func bootstrapAdmin(ctx context.Context, db *storage.DB, password string, stdout io.Writer) error {
 	n, err := db.CountUsers(ctx)
 	if err != nil || n > 0 {
@@ -199,10 +203,11 @@ func bootstrapAdmin(ctx context.Context, db *storage.DB, password string, stdout
 	if generated {
 		password = randomToken(18)
 	}
-	switch err := db.CreateUser(ctx, "admin", password, storage.RoleAdmin); {
+	switch err := db.CreateUserBy(ctx, storage.Actor{Name: bootstrapActor}, "admin", password, storage.RoleAdmin); {
 	case errors.Is(err, storage.ErrUserExists):
 		// Another replica sharing the database created it first; its
-		// password is the one that counts, so print nothing.
+		// password is the one that counts, so print nothing. (The trail
+		// shows this replica's attempt, refused.)
 		return nil
 	case err != nil:
 		return fmt.Errorf("bootstrap admin account: %w", err)
