@@ -74,6 +74,9 @@ func (p *hubProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				p.t.Errorf("the other writer: %v", err)
 			}
 		}
+		// The server notices the client hanging up only once the body
+		// has been read.
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 	case !write && broken:
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
@@ -267,4 +270,132 @@ func browseUnderFaults(t *testing.T, b *browser, pages []page, rounds int) (serv
 		}
 	}
 	return served, failed
+}
+
+// newTwinFaultApp is newFaultApp on a fault-free hub holding dev1/mod1
+// with a twin, as newTwinApp.
+func newTwinFaultApp(t *testing.T) (*app, *hubProxy) {
+	t.Helper()
+	a, p := newFaultApp(t, emulator.Options{}, hub.DefaultMaxAttempts)
+	createDevices(t, a.hub, "dev1")
+	if _, err := a.hub.CreateModule(context.Background(), &hub.Module{DeviceID: "dev1", ModuleID: "mod1"}); err != nil {
+		t.Fatal(err)
+	}
+	a.patchTwin(`{"tags":{"site":"A"},"properties":{"desired":{"fw":"1.0","mode":"eco"}}}`)
+	return a, p
+}
+
+// otherWriter returns a meanwhile for hubProxy.loseNext: a colleague
+// patching dev1/mod1's twin while the dashboard's save hangs.
+func (a *app) otherWriter(patch string) func() error {
+	return func() error {
+		_, err := a.hub.UpdateModuleTwin(context.Background(), "dev1", "mod1", []byte(patch), hub.Unconditional())
+		return err
+	}
+}
+
+// onlyAudit is the one audit entry about dev1, failing the test if there
+// is not exactly one.
+func onlyAudit(t *testing.T, a *app) storage.AuditEntry {
+	t.Helper()
+	entries, _, err := a.db.ListAudit(context.Background(), storage.AuditFilter{DeviceID: "dev1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d audit entries, want 1: %+v", len(entries), entries)
+	}
+	return entries[0]
+}
+
+// TestTwinSaveWithoutAnswer saves a twin while the network between the
+// dashboard and the hub loses the request or the answer: the dashboard
+// reads the twin back and says what happened, never sending the patch a
+// second time by itself, and the audit trail holds what is known.
+func TestTwinSaveWithoutAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		lose      loss
+		thenBreak bool   // reads fail after the loss
+		meanwhile string // a colleague's patch while the save hangs
+		status    int
+		want      []string
+		writes    int32 // the dashboard's writes that reached the hub
+		fw        string
+		outcome   storage.AuditOutcome
+		detail    string
+		// again is the status of sending the offered draft once more; 0
+		// when nothing is offered.
+		again int
+	}{
+		{"applied, answer lost", loseAnswer, false, "", http.StatusSeeOther,
+			[]string{"Saved 1 change: desired.fw (changed). Confirmed by reading the twin back"}, 1, "2.0",
+			storage.AuditOK, "reading it back confirmed it was applied", 0},
+		{"applied, answer lost, colleague wrote elsewhere after", loseAnswer, false, `{"tags":{"owner":"bob"}}`, http.StatusSeeOther,
+			[]string{"Confirmed by reading the twin back"}, 1, "2.0", storage.AuditOK, "confirmed", 0},
+		{"request lost", loseRequest, false, "", http.StatusGatewayTimeout,
+			[]string{"The hub did not answer in time; nothing was saved; your draft is kept.", "saving again is safe"}, 0, "1.0",
+			storage.AuditError, "read back: not applied", http.StatusSeeOther},
+		{"request lost, colleague changed the same value", loseRequest, false, `{"properties":{"desired":{"fw":"9.9"}}}`, http.StatusConflict,
+			[]string{"someone else changed it meanwhile", "Your changes were not saved", "9.9"}, 0, "9.9",
+			storage.AuditConflict, "", 0},
+		{"applied, answer lost, read back fails", loseAnswer, true, "", http.StatusGatewayTimeout,
+			[]string{"whether your change was saved is unknown", "Your draft is kept", "412 Precondition Failed", "Send again with If-Match"}, 1, "2.0",
+			storage.AuditError, "outcome unknown", http.StatusConflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, p := newTwinFaultApp(t)
+			b := a.browser()
+			b.signIn("ed")
+			_, page := b.get(twinPath)
+			_, review := b.submit(page, reviewPath, url.Values{"desired": {`{"fw": "2.0", "mode": "eco"}`}})
+			var meanwhile func() error
+			if tt.meanwhile != "" {
+				meanwhile = a.otherWriter(tt.meanwhile)
+			}
+			p.loseNext(tt.lose, tt.thenBreak, meanwhile)
+			res, body := b.submit(review, savePath, nil)
+			p.heal()
+			if res.StatusCode != tt.status {
+				t.Fatalf("save: %d, want %d\n%s", res.StatusCode, tt.status, body)
+			}
+			if res.StatusCode == http.StatusSeeOther {
+				_, body = b.get(res.Header.Get("Location"))
+			}
+			mustContain(t, body, tt.want...)
+			if got := p.writes.Load(); got != tt.writes {
+				t.Errorf("%d writes reached the hub, want %d", got, tt.writes)
+			}
+			_, desired, etag := a.twinState()
+			if desired["fw"] != tt.fw {
+				t.Errorf("fw on the hub = %v, want %s", desired["fw"], tt.fw)
+			}
+			e := onlyAudit(t, a)
+			if e.Outcome != tt.outcome || !strings.Contains(e.Detail, tt.detail) {
+				t.Errorf("audit: %s %q, want %s with %q", e.Outcome, e.Detail, tt.outcome, tt.detail)
+			}
+			if e.Outcome == storage.AuditOK && e.ETagAfter != etag {
+				t.Errorf("audit etag after %q, want the twin's %q", e.ETagAfter, etag)
+			}
+			if tt.again == 0 {
+				return
+			}
+			writes := p.writes.Load()
+			res, body = b.submit(body, savePath, nil)
+			if res.StatusCode != tt.again {
+				t.Fatalf("send again: %d, want %d\n%s", res.StatusCode, tt.again, body)
+			}
+			if got := p.writes.Load(); got != writes+1 {
+				t.Errorf("sending again made %d writes, want 1", got-writes)
+			}
+			_, desired, now := a.twinState()
+			switch {
+			case desired["fw"] != "2.0":
+				t.Errorf("after sending again fw = %v", desired["fw"])
+			case tt.again == http.StatusConflict && now != etag:
+				t.Error("the hub applied the patch a second time")
+			}
+		})
+	}
 }
