@@ -46,7 +46,8 @@ func (h *Handler) login(c echo.Context) error {
 		m := views.Login{Page: h.page(c, "Sign in", ""), Name: f.Name, Next: safeNext(f.Next), Error: msg}
 		return render(c, status, views.LoginPage(m))
 	}
-	if !h.logins.allow(c.RealIP(), f.Name) {
+	refund, ok := h.logins.attempt(c.RealIP(), f.Name)
+	if !ok {
 		h.Logger.Warn("sign-in rate limited", "user", f.Name, "ip", c.RealIP())
 		h.signIn("rate_limited")
 		return fail(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a few minutes and try again.")
@@ -60,6 +61,7 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	refund()
 	if err := h.startSession(c, u.Name); err != nil {
 		return err
 	}
@@ -93,8 +95,12 @@ func safeNext(next string) string {
 	return next
 }
 
-// loginLimiter allows a burst of sign-in attempts per client address and per
-// user name, refilled slowly, so guessing passwords is impractical.
+// loginLimiter allows a burst of failed sign-in attempts per client
+// address and per user name, refilled slowly, so guessing passwords is
+// impractical. Every attempt takes its token before the password is
+// checked, so parallel guesses are limited too; a successful sign-in gives
+// it back, so people signing in, many from one office address or one
+// person many times, never use up the attempts.
 type loginLimiter struct {
 	mu    sync.Mutex
 	now   func() time.Time
@@ -115,7 +121,9 @@ func newLoginLimiter(now func() time.Time) *loginLimiter {
 	return &loginLimiter{now: now, byKey: map[string]*limiterEntry{}}
 }
 
-func (l *loginLimiter) allow(ip, user string) bool {
+// attempt takes an attempt for ip and user; ok is false when either has
+// none left. refund gives the attempt back.
+func (l *loginLimiter) attempt(ip, user string) (refund func(), ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -126,7 +134,8 @@ func (l *loginLimiter) allow(ip, user string) bool {
 			}
 		}
 	}
-	ok := true
+	ok = true
+	var taken []*rate.Reservation
 	for _, k := range []string{"ip:" + ip, "user:" + strings.ToLower(user)} {
 		e := l.byKey[k]
 		if e == nil {
@@ -134,9 +143,19 @@ func (l *loginLimiter) allow(ip, user string) bool {
 			l.byKey[k] = e
 		}
 		e.seen = now
-		if !e.lim.AllowN(now, 1) {
+		r := e.lim.ReserveN(now, 1)
+		if r.DelayFrom(now) > 0 {
+			r.CancelAt(now)
 			ok = false
+			continue
 		}
+		taken = append(taken, r)
 	}
-	return ok
+	return func() {
+		// Cancelled as of the moment it was taken: a reservation
+		// cancelled after its time has come gives nothing back.
+		for _, r := range taken {
+			r.CancelAt(now)
+		}
+	}, ok
 }

@@ -1038,3 +1038,26 @@ func TestSignInReturnsToTheWholeURL(t *testing.T) {
 		}
 	}
 }
+
+// TestSuccessfulSignInsAreNotLimited: the limit is on guessing. People
+// signing in with their passwords, many from one office address or one
+// person many times, are never refused, and do not use up the attempts
+// a wrong password has.
+func TestSuccessfulSignInsAreNotLimited(t *testing.T) {
+	s := newSecApp(t, secOptions{})
+	for i := 1; i <= 15; i++ {
+		who := []string{"alice", "ed", "vic"}[i%3]
+		if res, _ := s.browser().tryPassword(who, testPassword, nil); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in %d (%s): %d", i, who, res.StatusCode)
+		}
+	}
+	b := s.browser()
+	for i := 1; i <= 10; i++ {
+		if res, _ := b.tryPassword("vic", "a wrong guess", nil); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d after the sign-ins: %d, want 401", i, res.StatusCode)
+		}
+	}
+	if res, _ := b.tryPassword("vic", "a wrong guess", nil); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("11th wrong password: %d, want 429", res.StatusCode)
+	}
+}
