@@ -294,11 +294,11 @@ func (a *app) otherWriter(patch string) func() error {
 	}
 }
 
-// onlyAudit is the one audit entry about dev1, failing the test if there
-// is not exactly one.
+// onlyAudit is the one audit entry, failing the test if there is not
+// exactly one.
 func onlyAudit(t *testing.T, a *app) storage.AuditEntry {
 	t.Helper()
-	entries, _, err := a.db.ListAudit(context.Background(), storage.AuditFilter{DeviceID: "dev1"})
+	entries, _, err := a.db.ListAudit(context.Background(), storage.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,4 +398,153 @@ func TestTwinSaveWithoutAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIdentitySaveWithoutAnswer is TestTwinSaveWithoutAnswer for a device
+// identity, saved with PUT.
+func TestIdentitySaveWithoutAnswer(t *testing.T) {
+	colleague := func(a *app) func() error {
+		return func() error {
+			d, err := a.hub.GetDevice(context.Background(), "dev1")
+			if err != nil {
+				return err
+			}
+			d.Status, d.StatusReason = hub.StatusDisabled, "lost"
+			_, err = a.hub.UpdateDevice(context.Background(), d, hub.Unconditional())
+			return err
+		}
+	}
+	tests := []struct {
+		name      string
+		lose      loss
+		thenBreak bool
+		colleague bool // a colleague changes the identity while the save hangs
+		status    int
+		want      []string
+		writes    int32
+		reason    string // the device's status reason on the hub after
+		outcome   storage.AuditOutcome
+		detail    string
+		again     int
+	}{
+		{"applied, answer lost", loseAnswer, false, false, http.StatusSeeOther,
+			[]string{"Saved the identity of dev1. Confirmed by reading the device back"}, 1, "checked",
+			storage.AuditOK, "confirmed", 0},
+		{"request lost", loseRequest, false, false, http.StatusGatewayTimeout,
+			[]string{"The hub did not answer in time; nothing was saved; your changes are kept below.", `value="checked"`}, 0, "",
+			storage.AuditError, "read back: not applied", http.StatusSeeOther},
+		{"request lost, colleague changed it", loseRequest, false, true, http.StatusConflict,
+			[]string{"someone else changed it meanwhile", "Changed since you loaded the form", "lost"}, 0, "lost",
+			storage.AuditConflict, "", 0},
+		{"applied, answer lost, read back fails", loseAnswer, true, false, http.StatusGatewayTimeout,
+			[]string{"whether your changes were saved is unknown", "412 Precondition Failed", `value="checked"`}, 1, "checked",
+			storage.AuditError, "outcome unknown", http.StatusConflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, p := newTwinFaultApp(t)
+			b := a.browser()
+			b.signIn("ed")
+			_, page := b.get("/devices/dev1")
+			var meanwhile func() error
+			if tt.colleague {
+				meanwhile = colleague(a)
+			}
+			p.loseNext(tt.lose, tt.thenBreak, meanwhile)
+			res, body := b.submit(page, "/devices/dev1", url.Values{"statusReason": {"checked"}})
+			p.heal()
+			if res.StatusCode != tt.status {
+				t.Fatalf("save: %d, want %d\n%s", res.StatusCode, tt.status, body)
+			}
+			if res.StatusCode == http.StatusSeeOther {
+				_, body = b.get(res.Header.Get("Location"))
+			}
+			mustContain(t, body, tt.want...)
+			if got := p.writes.Load(); got != tt.writes {
+				t.Errorf("%d writes reached the hub, want %d", got, tt.writes)
+			}
+			d := getDevice(t, a, "dev1")
+			if d.StatusReason != tt.reason {
+				t.Errorf("status reason on the hub = %q, want %q", d.StatusReason, tt.reason)
+			}
+			e := onlyAudit(t, a)
+			if e.Outcome != tt.outcome || !strings.Contains(e.Detail, tt.detail) {
+				t.Errorf("audit: %s %q, want %s with %q", e.Outcome, e.Detail, tt.outcome, tt.detail)
+			}
+			if e.Outcome == storage.AuditOK && e.ETagAfter != d.ETag {
+				t.Errorf("audit etag after %q, want the device's %q", e.ETagAfter, d.ETag)
+			}
+			if tt.again == 0 {
+				return
+			}
+			writes := p.writes.Load()
+			res, body = b.submit(body, "/devices/dev1", nil)
+			if res.StatusCode != tt.again {
+				t.Fatalf("send again: %d, want %d\n%s", res.StatusCode, tt.again, body)
+			}
+			if got := p.writes.Load(); got != writes+1 {
+				t.Errorf("sending again made %d writes, want 1", got-writes)
+			}
+			now := getDevice(t, a, "dev1")
+			switch {
+			case now.StatusReason != "checked":
+				t.Errorf("after sending again the status reason is %q", now.StatusReason)
+			case tt.again == http.StatusConflict && now.ETag != d.ETag:
+				t.Error("the hub applied the identity a second time")
+			}
+		})
+	}
+}
+
+// TestCreateWithoutAnswer creates a device and a module while the network
+// loses the request or the answer: reading back tells which.
+func TestCreateWithoutAnswer(t *testing.T) {
+	tests := []struct {
+		name       string
+		form, post string // the page with the form, and where it posts
+		fields     url.Values
+		lose       loss
+		want       []string // on the page after, following a redirect
+		exists     func(*app) error
+		created    bool
+		outcome    storage.AuditOutcome
+	}{
+		{"device, answer lost", "/devices/~new", "/devices", url.Values{"deviceId": {"dev2"}}, loseAnswer,
+			[]string{"Created device dev2. Confirmed by reading it back"}, deviceExists("dev2"), true, storage.AuditOK},
+		{"device, request lost", "/devices/~new", "/devices", url.Values{"deviceId": {"dev2"}}, loseRequest,
+			[]string{"the device was not created", `value="dev2"`}, deviceExists("dev2"), false, storage.AuditError},
+		{"module, answer lost", "/devices/dev1", "/devices/dev1/modules", url.Values{"moduleId": {"mod2"}}, loseAnswer,
+			[]string{"Created module mod2. Confirmed by reading it back"}, moduleExists("mod2"), true, storage.AuditOK},
+		{"module, request lost", "/devices/dev1", "/devices/dev1/modules", url.Values{"moduleId": {"mod2"}}, loseRequest,
+			[]string{"module mod2 was not created", "Adding it again is safe"}, moduleExists("mod2"), false, storage.AuditError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, p := newTwinFaultApp(t)
+			b := a.browser()
+			b.signIn("ed")
+			_, page := b.get(tt.form)
+			p.loseNext(tt.lose, false, nil)
+			res, body := b.submit(page, tt.post, tt.fields)
+			p.heal()
+			if loc := res.Header.Get("Location"); res.StatusCode == http.StatusSeeOther {
+				_, body = b.get(loc)
+			}
+			mustContain(t, body, tt.want...)
+			if err := tt.exists(a); (err == nil) != tt.created {
+				t.Errorf("created %v, want %v (%v)", err == nil, tt.created, err)
+			}
+			if e := onlyAudit(t, a); e.Outcome != tt.outcome {
+				t.Errorf("audit outcome %s, want %s", e.Outcome, tt.outcome)
+			}
+		})
+	}
+}
+
+func deviceExists(id string) func(*app) error {
+	return func(a *app) error { _, err := a.hub.GetDevice(context.Background(), id); return err }
+}
+
+func moduleExists(id string) func(*app) error {
+	return func(a *app) error { _, err := a.hub.GetModule(context.Background(), "dev1", id); return err }
 }
