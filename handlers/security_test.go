@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -442,15 +443,8 @@ func (s *secApp) signInRaw(t *testing.T, name string) *http.Response {
 
 func readAll(res *http.Response) string {
 	defer res.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := res.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }
 
 func TestCookieFlags(t *testing.T) {
