@@ -177,6 +177,7 @@ func TestPagesUnderHubFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			a, _ := newFaultApp(t, emulator.Options{Latency: 2 * time.Millisecond, ThrottleRate: 0.15, UnavailableRate: 0.1,
 				SeedDemo: 3, SeedRandom: 1}, tt.attempts)
 			devices, err := a.hub.ListDevices(context.Background(), 0)
@@ -345,6 +346,7 @@ func TestTwinSaveWithoutAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			a, p := newTwinFaultApp(t)
 			b := a.browser()
 			b.signIn("ed")
@@ -442,6 +444,7 @@ func TestIdentitySaveWithoutAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			a, p := newTwinFaultApp(t)
 			b := a.browser()
 			b.signIn("ed")
@@ -520,6 +523,7 @@ func TestCreateWithoutAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			a, p := newTwinFaultApp(t)
 			b := a.browser()
 			b.signIn("ed")
