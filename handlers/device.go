@@ -369,10 +369,15 @@ func (h *Handler) changeKeys(c echo.Context) error {
 	}
 	upd := *d
 	upd.Authentication = &hub.AuthenticationMechanism{Type: hub.AuthSAS, SymmetricKey: &k}
-	saved, err := h.Hub.UpdateDevice(ctx, &upd, hub.IfMatch(c.FormValue("etag")))
+	wctx, cancel := h.writeContext(c)
+	saved, err := h.Hub.UpdateDevice(wctx, &upd, hub.IfMatch(c.FormValue("etag")))
+	cancel()
 	entry := storage.AuditEntry{Action: storage.AuditDeviceUpdate, DeviceID: devID, Section: "keys",
 		ETagBefore: c.FormValue("etag"), Sent: deviceForAudit(&upd), Detail: done,
 		Before: identityJSON(identityOf(d)), After: identityJSON(identityOf(&upd))}
+	if err != nil && uncertain(err) {
+		return h.settleKeys(c, &upd, c.FormValue("etag"), done, entry, err)
+	}
 	if err == nil {
 		entry.ETagAfter = saved.ETag
 	}
@@ -386,6 +391,39 @@ func (h *Handler) changeKeys(c echo.Context) error {
 		return err
 	}
 	return redirect(c, deviceURL(devID))
+}
+
+// settleKeys answers a key change (upd, sent with If-Match of etag) that
+// failed with err, an uncertain error, by reading the device back: the
+// keys are new only if the hub holds exactly the ones sent.
+func (h *Handler) settleKeys(c echo.Context, upd *hub.Device, etag, done string, entry storage.AuditEntry, err error) error {
+	var now *hub.Device
+	fate, _ := h.settle(c, etag, func(ctx context.Context) (string, bool, error) {
+		d, err := h.Hub.GetDevice(ctx, upd.DeviceID)
+		if err != nil {
+			return "", false, err
+		}
+		now = d
+		return d.ETag, identityOf(d).KeysHash == identityOf(upd).KeysHash, nil
+	})
+	switch fate {
+	case applied:
+		entry.ETagAfter, entry.Detail = now.ETag, done+". "+confirmedDetail
+		h.audit(c, entry, nil)
+		h.addFlash(c, "ok", done+" of "+upd.DeviceID+". Confirmed by reading the device back: the hub was slow to answer. Devices using the old key must be given the new one.")
+		return redirect(c, deviceURL(upd.DeviceID))
+	case notApplied:
+		h.addFlash(c, "bad", noAnswer(err)+"; the keys were not changed (reading the device back showed it unchanged). Trying again is safe.")
+	case overtaken:
+		h.addFlash(c, "bad", noAnswer(err)+", and reading the device back showed someone else changed it meanwhile: the keys were not changed. Check it below and try again.")
+	default:
+		// Trying again sends If-Match of the etag the page was loaded
+		// with: the hub refuses it if the first attempt was applied.
+		h.addFlash(c, "bad", noAnswer(err)+", and the device could not be read back: whether the keys changed is unknown. "+
+			"Reveal the keys to check. Trying again is safe: it goes with If-Match of the version you loaded, so the hub refuses it if the first attempt went through.")
+	}
+	h.audit(c, entry, &unsettled{err: err, fate: fate})
+	return redirect(c, deviceURL(upd.DeviceID))
 }
 
 // revealDeviceKeys shows a device's keys and connection strings. Revealing

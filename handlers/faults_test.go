@@ -552,3 +552,42 @@ func deviceExists(id string) func(*app) error {
 func moduleExists(id string) func(*app) error {
 	return func(a *app) error { _, err := a.hub.GetModule(context.Background(), "dev1", id); return err }
 }
+
+// TestKeyChangeWithoutAnswer swaps a device's keys while the network
+// loses the request or the answer.
+func TestKeyChangeWithoutAnswer(t *testing.T) {
+	tests := []struct {
+		name    string
+		lose    loss
+		want    string
+		swapped bool
+		outcome storage.AuditOutcome
+	}{
+		{"answer lost", loseAnswer, "Swapped the primary and secondary keys of dev1. Confirmed by reading the device back", true, storage.AuditOK},
+		{"request lost", loseRequest, "the keys were not changed", false, storage.AuditError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, p := newTwinFaultApp(t)
+			b := a.browser()
+			b.signIn("ed")
+			before := getDevice(t, a, "dev1")
+			p.loseNext(tt.lose, false, nil)
+			res, _ := b.post("/devices/dev1/keys", url.Values{"_csrf": {b.csrf("/devices/dev1")}, "etag": {before.ETag}, "action": {"swap"}})
+			p.heal()
+			if res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("swap: %d", res.StatusCode)
+			}
+			_, page := b.get(res.Header.Get("Location"))
+			mustContain(t, page, tt.want)
+			after := getDevice(t, a, "dev1").Authentication.SymmetricKey
+			if swapped := after.PrimaryKey == before.Authentication.SymmetricKey.SecondaryKey; swapped != tt.swapped {
+				t.Errorf("swapped %v, want %v", swapped, tt.swapped)
+			}
+			if e := onlyAudit(t, a); e.Outcome != tt.outcome {
+				t.Errorf("audit outcome %s, want %s", e.Outcome, tt.outcome)
+			}
+		})
+	}
+}
