@@ -94,15 +94,28 @@ func (e *Emulator) writeResponse(w http.ResponseWriter, r *http.Request, res res
 		w.WriteHeader(res.status)
 		return
 	}
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(res.body); err != nil {
+	body, err := marshal(res.body)
+	if err != nil {
 		e.writeError(w, r, fmt.Errorf("encode response: %w", err))
 		return
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(res.status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
+}
+
+// marshal encodes v as the hub does: <, > and & stay as they are (the
+// hub's serializer does not escape them for HTML, and encoding/json would
+// turn a stored "<b>" into "\u003cb\u003e" on the way out).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func (e *Emulator) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -119,7 +132,7 @@ func (e *Emulator) writeError(w http.ResponseWriter, r *http.Request, err error)
 		ExceptionMessage: "Tracking ID:" + trackingID() + "-G:0-TimeStamp:" +
 			e.now().UTC().Format("01/02/2006 15:04:05"),
 	}
-	body, _ := json.Marshal(env)
+	body, _ := marshal(env)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("iothub-errorcode", ae.code)

@@ -322,3 +322,25 @@ func TestConcurrentConditionalPatches(t *testing.T) {
 		t.Errorf("%d of %d conditional PATCHes won, want 1 (%v)", won, n, statuses)
 	}
 }
+
+// TestTwinTextIsNotHTMLEscaped: the hub returns <, > and & as they were
+// written, in twins and in error messages alike.
+func TestTwinTextIsNotHTMLEscaped(t *testing.T) {
+	h := newTestHub(t, emulator.Options{})
+	h.createDevice("d1", nil)
+	const v = `<b a="1">&amp;</b>`
+	patch := map[string]any{"tags": map[string]any{"t": v}, "properties": map[string]any{"desired": map[string]any{"p": v}}}
+	want(t, h.do(call{method: "PATCH", path: "/twins/d1", body: patch}), 200, "")
+	r := h.do(call{method: "GET", path: "/twins/d1"})
+	want(t, r, 200, "")
+	lit, _ := json.Marshal(v)
+	lit = []byte(strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(lit)))
+	if n := strings.Count(string(r.body), string(lit)); n != 2 {
+		t.Errorf("twin holds %s %d times, want 2 (tag and desired); body %s", lit, n, r.body)
+	}
+	r = h.do(call{method: "GET", path: "/devices/%3Cx%3E"})
+	want(t, r, 400, "ArgumentInvalid")
+	if !strings.Contains(string(r.body), "'<x>'") {
+		t.Errorf("error message HTML-escaped: %s", r.body)
+	}
+}
