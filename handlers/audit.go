@@ -80,9 +80,9 @@ func snapshots(paths []twinedit.PathChange) (before, after string) {
 		setPath(b, p.Path, orNull(p.Before))
 		setPath(a, p.Path, orNull(p.After))
 	}
-	bj, _ := json.Marshal(b)
-	aj, _ := json.Marshal(a)
-	return string(bj), string(aj)
+	before, _ = jsonText(b)
+	after, _ = jsonText(a)
+	return before, after
 }
 
 func orNull(v json.RawMessage) json.RawMessage {
@@ -106,6 +106,6 @@ func setPath(m map[string]any, p twinedit.Path, v json.RawMessage) {
 
 // identityJSON is an identity for the trail: keys only as their hash.
 func identityJSON(id identity) string {
-	b, _ := json.Marshal(id)
-	return string(b)
+	text, _ := jsonText(id)
+	return text
 }

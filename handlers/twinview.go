@@ -101,11 +101,24 @@ func leaves(root map[string]any) map[string]string {
 		if strings.HasPrefix(p[0], "$") {
 			return
 		}
-		if b, err := json.Marshal(v); err == nil {
-			out[p.String()] = string(b)
+		if text, err := jsonText(v); err == nil {
+			out[p.String()] = text
 		}
 	})
 	return out
+}
+
+// jsonText is v as compact JSON with <, > and & left as they are: pages
+// escape HTML themselves, and "\u003c" would show a person the escape
+// rather than the text that was written.
+func jsonText(v any) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // eachLeaf calls fn with every value under root that is not a non-empty
