@@ -21,6 +21,9 @@ type dialect struct {
 	// skipLocked ends a SELECT of rows to delete that another session may
 	// be deleting too: those are left to it rather than waited for.
 	skipLocked string
+	// oneWriter is true when writers take turns for the whole database,
+	// so long work must leave gaps for others' writes.
+	oneWriter bool
 }
 
 var sqliteDialect = dialect{
@@ -34,6 +37,7 @@ var sqliteDialect = dialect{
 	// SQLite has one writer at a time and no row locks to ask for.
 	forUpdate:  "",
 	skipLocked: "",
+	oneWriter:  true,
 }
 
 var postgresDialect = dialect{

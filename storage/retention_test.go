@@ -176,3 +176,75 @@ func TestKeepAudit(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkPruneAudit deletes a trail of 100,000 old entries while
+// entries are recorded every 10 ms (far busier than people saving), and
+// reports how long those saves took: pruning in batches must never hold
+// the table for long. Run it with -benchtime=1x; each round seeds the
+// trail again.
+func BenchmarkPruneAudit(b *testing.B) {
+	const n = 100_000
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) {
+			db, err := be.fresh(b)(Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx := context.Background()
+			cutoff := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var waits []time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				tx, err := db.db.Begin()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					_, err := tx.Exec(`INSERT INTO audit (at, actor, action, device_id, sent, outcome) VALUES ($1, 'ed', 'twin.update', 'dev-1', $2, 'ok')`,
+						cutoff.Add(-time.Duration(i+1)*time.Second).UnixMicro(), `{"properties":{"desired":{"fw":"2.0"}}}`)
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					e := AuditEntry{At: cutoff, Actor: "ann", Action: AuditTwinUpdate, Outcome: AuditOK}
+					for {
+						select {
+						case <-stop:
+							return
+						case <-time.After(10 * time.Millisecond):
+						}
+						start := time.Now()
+						if _, err := db.RecordAudit(ctx, e); err != nil {
+							b.Error(err)
+							return
+						}
+						waits = append(waits, time.Since(start))
+					}
+				}()
+				b.StartTimer()
+				deleted, err := db.PruneAudit(ctx, cutoff)
+				b.StopTimer()
+				close(stop)
+				<-done
+				if err != nil || deleted != n {
+					b.Fatalf("pruned %d, %v; want %d", deleted, err, n)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "deleted/s")
+			slices.Sort(waits)
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			b.ReportMetric(ms(waits[len(waits)*99/100]), "p99-save-ms")
+			b.ReportMetric(ms(waits[len(waits)-1]), "slowest-save-ms")
+			b.ReportMetric(float64(len(waits))/float64(b.N), "saves/prune")
+		})
+	}
+}
