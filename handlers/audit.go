@@ -30,6 +30,9 @@ func (h *Handler) audit(c echo.Context, e storage.AuditEntry, err error) {
 	case errors.Is(err, hub.ErrPreconditionFailed):
 		e.Outcome = storage.AuditConflict
 		e.Detail = "the hub refused the write: the etag changed since it was loaded (412)"
+		if u := (*unsettled)(nil); errors.As(err, &u) {
+			e.Detail = "the hub did not answer the write; reading it back showed that someone else changed it meanwhile"
+		}
 	default:
 		e.Outcome = storage.AuditError
 		e.Detail = auditDetail(err)

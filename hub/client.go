@@ -118,8 +118,10 @@ func WithTokenTTL(ttl time.Duration) Option {
 // what the hub's Retry-After asks. A Retry-After longer than 10 seconds, or
 // than the context's deadline allows, ends the call with the hub's error
 // (its RetryAfter says when to come back) instead of waiting. maxAttempts 1
-// disables retries. Writes are never retried: a write that failed in flight
-// may have been applied. The default is DefaultMaxAttempts and
+// disables retries. Writes conditional on an etag (IfMatch) are retried on
+// 429 and 503 only, which the hub sends before applying anything; other
+// writes never are, and no write that got no answer is: it may have been
+// applied. The default is DefaultMaxAttempts and
 // DefaultRetryBase.
 func WithRetry(maxAttempts int, base time.Duration) Option {
 	return func(c *Client) error {
