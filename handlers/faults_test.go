@@ -3,24 +3,18 @@ package handlers_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/hubdesk/hubdesk/handlers"
 	"github.com/hubdesk/hubdesk/hub"
 	"github.com/hubdesk/hubdesk/hub/emulator"
-	"github.com/hubdesk/hubdesk/static"
 	"github.com/hubdesk/hubdesk/storage"
 )
 
@@ -116,49 +110,21 @@ const faultTimeout = 400 * time.Millisecond
 // another writer would.
 func newFaultApp(t *testing.T, opts emulator.Options, attempts int) (*app, *hubProxy) {
 	t.Helper()
-	emu, err := emulator.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	target, _ := url.Parse(emu.URL())
-	p := &hubProxy{t: t, fwd: httputil.NewSingleHostReverseProxy(target)}
-	psrv := httptest.NewServer(p)
-	t.Cleanup(psrv.Close)
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.CreateUser(context.Background(), "ed", testPassword, storage.RoleEditor); err != nil {
-		t.Fatal(err)
-	}
-	assets, err := static.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := hub.New(emu.ConnectionString(), hub.WithBaseURL(psrv.URL), hub.WithRetry(attempts, 5*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &strings.Builder{}
-	h := handlers.New(handlers.Deps{
-		Hub:           client,
-		HubName:       emu.HostName(),
-		DB:            db,
-		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("k", 64)), []byte(strings.Repeat("b", 32)), time.Hour, false),
-		Assets:        assets,
-		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil)),
-		SessionMaxAge: time.Hour,
-		HubTimeout:    faultTimeout,
-	})
-	e := echo.New()
-	h.Register(e)
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	var p *hubProxy
+	a := newApp(t, appOptions{emulator: opts, hubTimeout: faultTimeout, dashboardHub: func(emu *emulator.Server) *hub.Client {
+		target, _ := url.Parse(emu.URL())
+		p = &hubProxy{t: t, fwd: httputil.NewSingleHostReverseProxy(target)}
+		psrv := httptest.NewServer(p)
+		t.Cleanup(psrv.Close)
+		client, err := hub.New(emu.ConnectionString(), hub.WithBaseURL(psrv.URL), hub.WithRetry(attempts, 5*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client
+	}})
 	// Setting up goes around the faults: retried until it gets through.
-	direct := emu.Client(hub.WithRetry(20, time.Millisecond))
-	return &app{t: t, url: srv.URL, hub: direct, db: db, logs: logs}, p
+	a.hub = a.emu.Client(hub.WithRetry(20, time.Millisecond))
+	return a, p
 }
 
 // TestPagesUnderHubFaults browses the device list, a device and a twin

@@ -31,6 +31,7 @@ type app struct {
 	t    *testing.T
 	url  string
 	hub  *hub.Client
+	emu  *emulator.Server
 	db   *storage.DB
 	logs *strings.Builder
 }
@@ -38,11 +39,17 @@ type app struct {
 type appOptions struct {
 	maxAge time.Duration
 	now    func() time.Time
+	// emulator configures the hub (faults, latency).
+	emulator emulator.Options
+	// dashboardHub, if set, makes the dashboard's hub client, for tests
+	// that put something between the dashboard and the hub.
+	dashboardHub func(emu *emulator.Server) *hub.Client
+	hubTimeout   time.Duration
 }
 
 func newApp(t *testing.T, opt appOptions) *app {
 	t.Helper()
-	emu, err := emulator.NewServer(emulator.Options{})
+	emu, err := emulator.NewServer(opt.emulator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +76,12 @@ func newApp(t *testing.T, opt appOptions) *app {
 	}
 	logs := &strings.Builder{}
 	metrics := handlers.NewMetrics()
+	dashboardHub := emu.Client(hub.WithObserver(metrics.ObserveHub))
+	if opt.dashboardHub != nil {
+		dashboardHub = opt.dashboardHub(emu)
+	}
 	h := handlers.New(handlers.Deps{
-		Hub:           emu.Client(hub.WithObserver(metrics.ObserveHub)),
+		Hub:           dashboardHub,
 		Metrics:       metrics,
 		HubName:       emu.HostName(),
 		DB:            db,
@@ -78,13 +89,14 @@ func newApp(t *testing.T, opt appOptions) *app {
 		Assets:        assets,
 		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil)),
 		SessionMaxAge: opt.maxAge,
+		HubTimeout:    opt.hubTimeout,
 		Now:           opt.now,
 	})
 	e := echo.New()
 	h.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &app{t: t, url: srv.URL, hub: emu.Client(), db: db, logs: logs}
+	return &app{t: t, url: srv.URL, hub: emu.Client(), emu: emu, db: db, logs: logs}
 }
 
 // lockedWriter lets the server's goroutines log into one builder.
