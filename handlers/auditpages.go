@@ -333,8 +333,8 @@ func flatten(text string) map[string]leaf {
 		if v == nil {
 			return
 		}
-		if b, err := json.Marshal(v); err == nil {
-			out[p.String()] = leaf{path: p, value: string(b)}
+		if text, err := jsonText(v); err == nil {
+			out[p.String()] = leaf{path: p, value: text}
 		}
 	})
 	return out
