@@ -35,6 +35,9 @@ func (h *Handler) audit(c echo.Context, e storage.AuditEntry, err error) {
 		}
 	default:
 		e.Outcome = storage.AuditError
+		if u := (*unsettled)(nil); errors.As(err, &u) && u.fate == unknown {
+			e.Outcome = storage.AuditUnknown
+		}
 		e.Detail = auditDetail(err)
 	}
 	// The trail must be written even when the person's request was

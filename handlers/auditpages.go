@@ -189,7 +189,7 @@ func (h *Handler) auditList(c echo.Context, target *views.TwinTarget) error {
 		Filter:    vf,
 		PageSizes: auditPageSizes(),
 		Actions:   auditActions(),
-		Outcomes:  []string{string(storage.AuditOK), string(storage.AuditConflict), string(storage.AuditRefused), string(storage.AuditError)},
+		Outcomes:  []string{string(storage.AuditOK), string(storage.AuditConflict), string(storage.AuditRefused), string(storage.AuditError), string(storage.AuditUnknown)},
 		Inline:    target != nil,
 	}
 	page := auditQuery(vf, target)

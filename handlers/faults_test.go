@@ -308,7 +308,7 @@ func TestTwinSaveWithoutAnswer(t *testing.T) {
 			storage.AuditConflict, "someone else changed it meanwhile", 0},
 		{"applied, answer lost, read back fails", loseAnswer, true, "", http.StatusGatewayTimeout,
 			[]string{"whether your change was saved is unknown", "Your draft is kept", "412 Precondition Failed", "Send again with If-Match"}, 1, "2.0",
-			storage.AuditError, "outcome unknown", http.StatusConflict},
+			storage.AuditUnknown, "outcome unknown", http.StatusConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,7 +406,7 @@ func TestIdentitySaveWithoutAnswer(t *testing.T) {
 			storage.AuditConflict, "someone else changed it meanwhile", 0},
 		{"applied, answer lost, read back fails", loseAnswer, true, false, http.StatusGatewayTimeout,
 			[]string{"whether your changes were saved is unknown", "412 Precondition Failed", `value="checked"`}, 1, "checked",
-			storage.AuditError, "outcome unknown", http.StatusConflict},
+			storage.AuditUnknown, "outcome unknown", http.StatusConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,15 +46,18 @@ const (
 	AuditConflict AuditOutcome = "conflict" // the hub refused it: the etag had changed
 	AuditRefused  AuditOutcome = "refused"  // hubdesk refused it before sending (role, validation)
 	AuditError    AuditOutcome = "error"    // the hub or the network failed
+	// AuditUnknown: the hub did not answer, and reading back could not
+	// tell whether the write was applied.
+	AuditUnknown AuditOutcome = "unknown"
 )
 
 // ParseAuditOutcome checks that s names an outcome.
 func ParseAuditOutcome(s string) (AuditOutcome, error) {
 	switch o := AuditOutcome(s); o {
-	case AuditOK, AuditConflict, AuditRefused, AuditError:
+	case AuditOK, AuditConflict, AuditRefused, AuditError, AuditUnknown:
 		return o, nil
 	}
-	return "", fmt.Errorf("unknown audit outcome %q (want ok, conflict, refused or error)", s)
+	return "", fmt.Errorf("unknown audit outcome %q (want ok, conflict, refused, error or unknown)", s)
 }
 
 // AuditEntry is one record of the audit trail. A write to the hub names its

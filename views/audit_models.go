@@ -62,7 +62,7 @@ func (r AuditRow) OutcomeClass() string {
 	switch r.Outcome {
 	case "ok":
 		return "badge ok"
-	case "conflict", "refused":
+	case "conflict", "refused", "unknown":
 		return "badge warn"
 	}
 	return "badge bad"
@@ -79,8 +79,11 @@ func (t TwinTarget) HistoryURL() string {
 // changesCaption heads an entry's diff: a write the hub did not accept
 // changed nothing, it only tried to.
 func changesCaption(r AuditRow, n int) string {
-	if r.Outcome == "ok" {
+	switch r.Outcome {
+	case "ok":
 		return strconv.Itoa(n) + " changed value(s)"
+	case "unknown":
+		return strconv.Itoa(n) + " value(s) it tried to change; whether the hub applied them is unknown"
 	}
 	return strconv.Itoa(n) + " value(s) it tried to change, not applied (" + r.Outcome + ")"
 }
