@@ -88,7 +88,7 @@ type AuditEntry struct {
 // stored with U+FFFD in place of the bad bytes (and of NUL), as PostgreSQL
 // cannot store either.
 func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) (int64, error) {
-	return db.recordAudit(ctx, db.db, e)
+	return db.recordAudit(ctx, db.w, e)
 }
 
 // queryer is a database or a transaction.
@@ -312,7 +312,7 @@ func (db *DB) pruneAudit(ctx context.Context, before time.Time, batch int) (int6
 	var total int64
 	for {
 		start := time.Now()
-		res, err := db.db.ExecContext(ctx, q, before.UnixMicro(), batch)
+		res, err := db.w.ExecContext(ctx, q, before.UnixMicro(), batch)
 		if err != nil {
 			return total, fmt.Errorf("prune audit: %w", err)
 		}

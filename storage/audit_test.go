@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -359,5 +360,61 @@ func BenchmarkRecordAudit(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRecordAuditConcurrent is 50 editors saving at once, each save
+// recording its entry: the slowest wait is what the audit trail's deadline
+// must cover. On SQLite it runs side by side with writers polling SQLite's
+// file lock (busy_timeout), as every write did before writes got a pool of
+// one connection.
+func BenchmarkRecordAuditConcurrent(b *testing.B) {
+	type variant struct {
+		name    string
+		polling bool
+	}
+	for _, be := range backends() {
+		for _, v := range []variant{{"queued", false}, {"polling", true}} {
+			if v.polling && be.name != "sqlite" {
+				continue
+			}
+			b.Run(be.name+"/"+v.name, func(b *testing.B) {
+				db, err := be.fresh(b)(Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				if v.polling {
+					db.w = db.db
+				}
+				e := AuditEntry{Actor: "ed", Action: AuditTwinUpdate, DeviceID: "dev-1", Section: "desired",
+					Sent: `{"properties":{"desired":{"fw":"2.0"}}}`, Before: `{"fw":"1.0"}`, After: `{"fw":"2.0"}`, Outcome: AuditOK}
+				var (
+					mu  sync.Mutex
+					lat []time.Duration
+				)
+				b.SetParallelism(25) // 50 writers on 2 cores
+				b.RunParallel(func(pb *testing.PB) {
+					var mine []time.Duration
+					for pb.Next() {
+						t0 := time.Now()
+						if _, err := db.RecordAudit(context.Background(), e); err != nil {
+							b.Error(err)
+							return
+						}
+						mine = append(mine, time.Since(t0))
+					}
+					mu.Lock()
+					lat = append(lat, mine...)
+					mu.Unlock()
+				})
+				slices.Sort(lat)
+				if n := len(lat); n > 0 {
+					b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
+					b.ReportMetric(float64(lat[n-1].Microseconds())/1000, "max-ms")
+				}
+			})
+		}
 	}
 }

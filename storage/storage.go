@@ -36,7 +36,14 @@ type Options struct {
 
 // DB is hubdesk's database.
 type DB struct {
-	db         *sql.DB
+	db *sql.DB
+	// w is for writes. On SQLite it is a pool of one connection, so that
+	// writers of this process queue in Go, each waiting about as long as
+	// the writes ahead of it take, instead of polling SQLite's file lock
+	// (busy_timeout), where under 50 concurrent writers an unlucky one
+	// waited seconds and the audit trail lost entries to its deadline.
+	// On PostgreSQL it is db.
+	w          *sql.DB
 	dialect    dialect
 	now        func() time.Time
 	bcryptCost int
@@ -63,7 +70,14 @@ func OpenSQLite(ctx context.Context, path string, opts ...Options) (*DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	writer, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
 	db := newDB(sqldb, sqliteDialect, opts)
+	db.w = writer
 	// Two processes opening a new file at once can both be switching it to
 	// WAL; SQLite then fails one with SQLITE_BUSY without waiting, to avoid a
 	// deadlock. Trying again a moment later finds the switch done.
@@ -79,7 +93,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Options) (*DB, error) 
 		}
 	}
 	if err != nil {
-		sqldb.Close()
+		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	return db, nil
@@ -125,20 +139,25 @@ func newDB(sqldb *sql.DB, d dialect, opts []Options) *DB {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db := &DB{db: sqldb, dialect: d, now: o.Now, bcryptCost: o.BcryptCost}
+	db := &DB{db: sqldb, w: sqldb, dialect: d, now: o.Now, bcryptCost: o.BcryptCost}
 	db.dummyHash = dummyHashOnce(o.BcryptCost)
 	return db
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	if db.w != db.db {
+		return errors.Join(db.w.Close(), db.db.Close())
+	}
+	return db.db.Close()
+}
 
 // Backend names the database in use: "sqlite" or "postgres".
 func (db *DB) Backend() string { return db.dialect.name }
 
 // Ping checks that the database answers and accepts writes.
 func (db *DB) Ping(ctx context.Context) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE schema_version SET checked_at = $1`, db.now().UTC().Format(time.RFC3339Nano))
+	_, err := db.w.ExecContext(ctx, `UPDATE schema_version SET checked_at = $1`, db.now().UTC().Format(time.RFC3339Nano))
 	return err
 }
 
@@ -193,7 +212,7 @@ var migrations = []string{
 const migrateLockKey = 0x6875626465736b01 // "hubdesk" + 1
 
 func (db *DB) migrate(ctx context.Context) error {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -103,7 +103,7 @@ func (db *DB) createUser(ctx context.Context, by *Actor, name, password string, 
 	if err != nil {
 		return err
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", name, err)
 	}
@@ -349,7 +349,7 @@ func (db *DB) updateUser(ctx context.Context, by Actor, name string, ch userChan
 	if err := by.check(); err != nil {
 		return err
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", name, err)
 	}
