@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -38,6 +39,11 @@ type config struct {
 	// AuditRetention is how long audit entries are kept; 0 keeps them
 	// forever.
 	AuditRetention time.Duration
+	// HubTimeout bounds each write to the hub and its read-back.
+	HubTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; none means the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 	// ProxyAuth is single sign-on through an authenticating reverse
 	// proxy; off when its UserHeader is empty.
 	ProxyAuth handlers.ProxyAuth
@@ -67,6 +73,8 @@ var settings = []setting{
 	{"log-format", "HUBDESK_LOG_FORMAT", "text", "log format: text or json", false},
 	{"log-level", "HUBDESK_LOG_LEVEL", "info", "log level: debug, info, warn or error", false},
 	{"shutdown-grace", "HUBDESK_SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish after SIGTERM", false},
+	{"hub-timeout", "HUBDESK_HUB_TIMEOUT", "15s", "how long a write to the hub may take before hubdesk reads the resource back to learn whether it was applied", false},
+	{"trusted-proxies", "HUBDESK_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies in front of hubdesk, whose X-Forwarded-For names the client (for sign-in rate limits and logs); empty: the TCP peer is the client", false},
 	{"emulator-addr", "HUBDESK_EMULATOR_ADDR", "127.0.0.1:0", "address of the embedded emulator (loopback)", false},
 	{"audit-retention", "HUBDESK_AUDIT_RETENTION", "0", "how long audit entries are kept, as hours, e.g. 2160h for 90 days (at least 24h); older ones are deleted at start and hourly; 0 keeps them forever", false},
 	{"auth-proxy-header", "HUBDESK_AUTH_PROXY_HEADER", "", "single sign-on: header in which an authenticating reverse proxy (e.g. oauth2-proxy) names the signed-in person, e.g. X-Forwarded-User; empty: off. The proxy must overwrite it on every request", false},
@@ -131,6 +139,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	check(err)
 	c.AuditRetention, err = parseRetention(get("audit-retention"))
 	check(err)
+	c.HubTimeout, err = parseDuration("hub-timeout", get("hub-timeout"))
+	check(err)
+	if c.TrustedProxies, err = handlers.ParseTrustedProxies(get("trusted-proxies")); err != nil {
+		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must not be empty"))
 	}

@@ -82,6 +82,15 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "proxies and hub timeout",
+			env:  map[string]string{"HUBDESK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5", "HUBDESK_HUB_TIMEOUT": "4s"},
+			check: func(t *testing.T, c config) {
+				if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.5/32" || c.HubTimeout != 4*time.Second {
+					t.Errorf("TrustedProxies = %v, HubTimeout = %v", c.TrustedProxies, c.HubTimeout)
+				}
+			},
+		},
+		{
 			name: "audit retention flag, 0 keeps forever",
 			args: []string{"-audit-retention", "0"},
 			env:  map[string]string{"HUBDESK_AUDIT_RETENTION": "24h"},
@@ -91,6 +100,8 @@ func TestParseConfig(t *testing.T) {
 				}
 			},
 		},
+		{name: "bad trusted proxy", env: map[string]string{"HUBDESK_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, wantErr: `trusted-proxies: "proxy.local" is not an IP address or CIDR prefix`},
+		{name: "zero hub timeout", env: map[string]string{"HUBDESK_HUB_TIMEOUT": "0s"}, wantErr: `hub-timeout: want a positive duration such as 30s or 12h, got "0s"`},
 		{name: "negative audit retention", env: map[string]string{"HUBDESK_AUDIT_RETENTION": "-720h"}, wantErr: `audit-retention: must not be negative, got "-720h"`},
 		{name: "audit retention without a unit", env: map[string]string{"HUBDESK_AUDIT_RETENTION": "90"}, wantErr: `audit-retention: want a duration in hours such as 2160h (90 days), or 0 to keep entries forever, got "90"`},
 		{name: "audit retention in days", args: []string{"-audit-retention", "90d"}, wantErr: `got "90d"`},

@@ -68,6 +68,7 @@ func TestDockerfile(t *testing.T) {
 type composeFile struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
 		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		DependsOn   map[string]struct {
@@ -142,6 +143,71 @@ func TestCompose(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(emu.Command, " "), "--addr 0.0.0.0:8081") || !strings.HasSuffix(dash.Environment["HUBDESK_HUB_URL"], ":8081") {
 		t.Error("dashboard's HUBDESK_HUB_URL must point at the emulator's port")
+	}
+}
+
+// TestComposeReplicas checks the override that runs several dashboard
+// replicas behind Caddy on one PostgreSQL database.
+func TestComposeReplicas(t *testing.T) {
+	var base, over composeFile
+	for name, cf := range map[string]*composeFile{"docker-compose.yml": &base, "docker-compose.replicas.yml": &over} {
+		if err := yaml.Unmarshal([]byte(readFile(t, name)), cf); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for _, cf := range []composeFile{base, over} {
+		for name, svc := range cf.Services {
+			if svc.Image == "" {
+				continue
+			}
+			_, tag, ok := strings.Cut(svc.Image, ":")
+			if svc.Build == nil && (!ok || tag == "latest") {
+				t.Errorf("%s: image %s is not pinned to a version", name, svc.Image)
+			}
+		}
+	}
+	dash, proxy := over.Services["dashboard"], over.Services["proxy"]
+	if len(dash.Ports) != 0 || len(dash.Volumes) != 0 {
+		t.Errorf("replicas must not publish a port or share a data volume: ports %v volumes %v", dash.Ports, dash.Volumes)
+	}
+	if dash.DependsOn["postgres"].Condition != "service_healthy" || proxy.DependsOn["dashboard"].Condition != "service_healthy" {
+		t.Error("replicas must wait for a healthy database and the proxy for healthy replicas")
+	}
+	if dash.Environment["HUBDESK_DATABASE_URL_FILE"] == "" {
+		t.Error("replicas must share a database: HUBDESK_DATABASE_URL_FILE is not set")
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.env] = true
+	}
+	for env := range dash.Environment {
+		if !known[strings.TrimSuffix(env, "_FILE")] {
+			t.Errorf("dashboard: environment %s is not a setting of hubdesk", env)
+		}
+	}
+	for name, svc := range over.Services {
+		for _, s := range svc.Secrets {
+			if _, ok := over.Secrets[s]; !ok {
+				if _, ok := base.Secrets[s]; !ok {
+					t.Errorf("%s: secret %s is not declared", name, s)
+				}
+			}
+		}
+	}
+	if !slices.Contains(proxy.Ports, "8080:8080") {
+		t.Errorf("the proxy must publish 8080: %v", proxy.Ports)
+	}
+	caddyfile := ""
+	for _, v := range proxy.Volumes {
+		if src, dst, _ := strings.Cut(v, ":"); strings.HasPrefix(dst, "/etc/caddy/Caddyfile") {
+			caddyfile = readFile(t, src)
+		}
+	}
+	_, port, _ := strings.Cut(base.Services["dashboard"].Environment["HUBDESK_ADDR"], ":")
+	for _, want := range []string{"name dashboard", "port " + port, ":8080 {"} {
+		if !strings.Contains(caddyfile, want) {
+			t.Errorf("Caddyfile lacks %q", want)
+		}
 	}
 }
 

@@ -77,6 +77,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		SessionMaxAge: cfg.SessionMaxAge,
 		Metrics:       metrics,
 		ProxyAuth:     proxyAuth,
+		HubTimeout:    cfg.HubTimeout,
+		Proxies:       cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			if _, err := client.Statistics(ctx); err != nil {
 				return fmt.Errorf("hub: %w", err)

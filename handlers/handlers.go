@@ -6,7 +6,9 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -42,7 +44,12 @@ type Deps struct {
 	// that checks a write which got no answer; zero means
 	// DefaultHubTimeout.
 	HubTimeout time.Duration
-	Now        func() time.Time
+	// Proxies are the reverse proxies in front of hubdesk: a request from
+	// one of them is from the address its X-Forwarded-For names. Without
+	// them the TCP peer is the client and the header is ignored, so that
+	// nobody can pick the address sign-in limits count against.
+	Proxies []netip.Prefix
+	Now     func() time.Time
 }
 
 // Handler serves the dashboard.
@@ -70,6 +77,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // Register installs the middleware and every route on e.
 func (h *Handler) Register(e *echo.Echo) {
 	e.HTTPErrorHandler = h.handleError
+	e.IPExtractor = clientIP(h.Proxies)
 	e.Use(middleware.RequestID())
 	e.Use(h.logRequests)
 	if h.Metrics != nil {
@@ -148,6 +156,22 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.ErrNotFound })
 }
 
+// clientIP finds a request's client: the TCP peer, or behind the given
+// proxies the last address in X-Forwarded-For that is not one of them.
+// Echo's own default would believe the header from anyone, and its
+// X-Forwarded-For extractor trusts every private address unless told not
+// to: on an intranet that is everybody.
+func clientIP(proxies []netip.Prefix) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 // healthz answers while the process is up.
 func (h *Handler) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
@@ -185,7 +209,8 @@ func (h *Handler) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			"route", c.Path(),
 			"status", res.Status,
 			"dur_ms", float64(h.Now().Sub(start).Microseconds())/1000,
-			"user", sessionUser(c))
+			"user", sessionUser(c),
+			"ip", c.RealIP())
 		return nil
 	}
 }

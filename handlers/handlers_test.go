@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -45,6 +46,7 @@ type appOptions struct {
 	// that put something between the dashboard and the hub.
 	dashboardHub func(emu *emulator.Server) *hub.Client
 	hubTimeout   time.Duration
+	proxies      []netip.Prefix
 }
 
 func newApp(t *testing.T, opt appOptions) *app {
@@ -90,6 +92,7 @@ func newApp(t *testing.T, opt appOptions) *app {
 		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil)),
 		SessionMaxAge: opt.maxAge,
 		HubTimeout:    opt.hubTimeout,
+		Proxies:       opt.proxies,
 		Now:           opt.now,
 	})
 	e := echo.New()
