@@ -74,21 +74,28 @@ func (t *twinState) record() (twinRecord, error) {
 	return rec, err
 }
 
-// wire fills the twin fields of out from t.
-func (t *twinState) wire(out *hub.Twin) error {
-	out.ETag = twinETag(t.etagN)
-	out.Version = t.version
-	var err error
-	if len(t.tags.Props()) > 0 {
-		if out.Tags, err = t.tags.MarshalJSON(); err != nil {
-			return err
+// wire fills the twin fields of out from the record, reading its
+// sections in place (twindoc.AppendJSONFromBinary): a twin GET builds no
+// document. The three sections share one buffer.
+func (r twinRecord) wire(out *hub.Twin) error {
+	out.ETag = twinETag(r.ETagN)
+	out.Version = r.Version
+	buf := make([]byte, 0, 2*(len(r.Tags)+len(r.Desired)+len(r.Reported))+512)
+	var ends [3]int
+	for i, sec := range [][]byte{r.Tags, r.Desired, r.Reported} {
+		var err error
+		if buf, err = twindoc.AppendJSONFromBinary(buf, bytesString(sec)); err != nil {
+			return fmt.Errorf("decode twin: %w", err)
 		}
+		ends[i] = len(buf)
 	}
-	if out.Properties.Desired, err = t.desired.MarshalJSON(); err != nil {
-		return err
+	buf = buf[:len(buf):len(buf)]
+	if tags := buf[:ends[0]]; string(tags) != "{}" {
+		out.Tags = tags
 	}
-	out.Properties.Reported, err = t.reported.MarshalJSON()
-	return err
+	out.Properties.Desired = buf[ends[0]:ends[1]]
+	out.Properties.Reported = buf[ends[1]:ends[2]]
+	return nil
 }
 
 // deviceTwin is the twin of a device as the hub returns it.
@@ -108,11 +115,7 @@ func deviceTwin(rec *deviceRecord) (hub.Twin, error) {
 		ParentScopes:              d.ParentScopes,
 	}
 	setTwinAuth(&tw, d.Authentication)
-	st, err := rec.Twin.state()
-	if err != nil {
-		return tw, err
-	}
-	return tw, st.wire(&tw)
+	return tw, rec.Twin.wire(&tw)
 }
 
 // moduleTwin is the twin of a module as the hub returns it.
@@ -127,11 +130,7 @@ func moduleTwin(rec *moduleRecord) (hub.Twin, error) {
 		CloudToDeviceMessageCount: m.CloudToDeviceMessageCount,
 	}
 	setTwinAuth(&tw, m.Authentication)
-	st, err := rec.Twin.state()
-	if err != nil {
-		return tw, err
-	}
-	return tw, st.wire(&tw)
+	return tw, rec.Twin.wire(&tw)
 }
 
 func setTwinAuth(tw *hub.Twin, a *hub.AuthenticationMechanism) {
