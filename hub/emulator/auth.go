@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -159,7 +160,8 @@ func parseSAS(h string) (sasToken, bool) {
 // the wanted rights. Any failure is 401 IotHubUnauthorizedAccess, as the
 // hub says nothing more.
 func (e *Emulator) authorize(r *http.Request, want right) error {
-	t, ok := parseSAS(r.Header.Get("Authorization"))
+	hdr := r.Header.Get("Authorization")
+	t, ok := parseSAS(hdr)
 	if !ok {
 		return unauthorized()
 	}
@@ -170,12 +172,15 @@ func (e *Emulator) authorize(r *http.Request, want right) error {
 	if time.Unix(t.se, 0).Before(e.now().Add(-tokenSkew)) {
 		return unauthorized()
 	}
-	sig, err := base64.StdEncoding.DecodeString(t.sig)
-	if err != nil {
-		return unauthorized()
-	}
-	if !signedBy(sig, t.srRaw+"\n"+t.seRaw, keys.Primary) && !signedBy(sig, t.srRaw+"\n"+t.seRaw, keys.Secondary) {
-		return unauthorized()
+	if !e.signed.has(hdr) {
+		sig, err := base64.StdEncoding.DecodeString(t.sig)
+		if err != nil {
+			return unauthorized()
+		}
+		if !signedBy(sig, t.srRaw+"\n"+t.seRaw, keys.Primary) && !signedBy(sig, t.srRaw+"\n"+t.seRaw, keys.Secondary) {
+			return unauthorized()
+		}
+		e.signed.add(hdr)
 	}
 	sr := strings.TrimSuffix(strings.ToLower(t.sr), "/")
 	for _, host := range []string{r.Host, e.hostName} {
@@ -194,4 +199,33 @@ func signedBy(sig []byte, msg, key string) bool {
 	m := hmac.New(sha256.New, k)
 	m.Write([]byte(msg))
 	return hmac.Equal(sig, m.Sum(nil))
+}
+
+// signatureCache is a set of Authorization headers whose HMAC was verified
+// against the policy they name. The policies' keys never change while the
+// emulator runs, so a header once verified stays verified; its expiry, the
+// policy's rights and the resource are still checked on every request. Only
+// verified headers enter, so it grows with the tokens real clients sign; it
+// starts over when full.
+type signatureCache struct {
+	mu   sync.RWMutex
+	seen map[string]struct{}
+}
+
+const maxSignatureCache = 4096
+
+func (c *signatureCache) has(hdr string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.seen[hdr]
+	return ok
+}
+
+func (c *signatureCache) add(hdr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil || len(c.seen) >= maxSignatureCache {
+		c.seen = make(map[string]struct{})
+	}
+	c.seen[hdr] = struct{}{}
 }

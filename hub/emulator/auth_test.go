@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +156,33 @@ func TestClientAgainstServer(t *testing.T) {
 	}
 	h.createDevice("d1", nil)
 	want(t, h.do(call{method: "GET", path: "/twins/d1", policy: "-", header: map[string]string{"Authorization": tok}}), 200, "")
+}
+
+// TestVerifiedTokenStillExpires: a token whose signature was verified once
+// is remembered, but its expiry is still checked on every request.
+func TestVerifiedTokenStillExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	h := newTestHub(t, emulator.Options{Now: clock})
+	h.createDevice("d1", nil)
+	emu := h.srv.Emulator()
+	tok := rawToken(h.srv.HostName(), emu.PolicyKey(emulator.PolicyOwner), now.Add(time.Minute).Unix(), "iothubowner",
+		[]string{"sr", "sig", "se", "skn"}, func(s string) string { return s })
+	get := call{method: "GET", path: "/devices/d1", policy: "-", header: map[string]string{"Authorization": tok}}
+	want(t, h.do(get), 200, "")
+	want(t, h.do(get), 200, "")
+	mu.Lock()
+	now = now.Add(time.Minute + 6*time.Minute)
+	mu.Unlock()
+	want(t, h.do(get), 401, "IotHubUnauthorizedAccess")
+	// The same policy's rights and resource are still checked, too.
+	other := get
+	other.path = "/twins/d1"
+	other.method = "PATCH"
+	other.body = `{}`
+	mu.Lock()
+	now = now.Add(-7 * time.Minute)
+	mu.Unlock()
+	want(t, h.do(other), 200, "")
 }

@@ -91,6 +91,9 @@ type Emulator struct {
 	ownsStore bool
 	hostName  string
 	policies  map[string]policyKeys
+	// signed remembers Authorization headers whose signature checked out,
+	// as clients send one token for its whole lifetime.
+	signed signatureCache
 	maxBody   int64
 	now       func() time.Time
 	log       *slog.Logger
@@ -295,8 +298,9 @@ func (e *Emulator) match(r *http.Request) (*request, route, error) {
 		segs[i] = d
 	}
 	methodOK := false
+	req := &request{Request: r}
 	for _, rt := range e.routes {
-		req := &request{Request: r}
+		*req = request{Request: r}
 		if !matchPath(rt.path, segs, req) {
 			continue
 		}
