@@ -39,6 +39,9 @@ type config struct {
 	// AuditRetention is how long audit entries are kept; 0 keeps them
 	// forever.
 	AuditRetention time.Duration
+	// SecureCookies marks cookies Secure and sends HSTS without serving
+	// TLS here: people reach hubdesk over HTTPS through a proxy.
+	SecureCookies bool
 	// HubTimeout bounds each write to the hub and its read-back.
 	HubTimeout time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
@@ -69,6 +72,7 @@ var settings = []setting{
 	{"simulate", "HUBDESK_SIMULATE", "true", "let seeded devices of the embedded hub report properties every few seconds", false},
 	{"tls-cert", "HUBDESK_TLS_CERT", "", "TLS certificate file (serve HTTPS; cookies become Secure)", false},
 	{"tls-key", "HUBDESK_TLS_KEY", "", "TLS private key file", false},
+	{"secure-cookies", "HUBDESK_SECURE_COOKIES", "false", "mark cookies Secure and send HSTS although hubdesk serves plain HTTP: set when people reach it over HTTPS through a TLS-terminating proxy (always on with -tls-cert)", false},
 	{"session-max-age", "HUBDESK_SESSION_MAX_AGE", "12h", "how long a sign-in lasts", false},
 	{"log-format", "HUBDESK_LOG_FORMAT", "text", "log format: text or json", false},
 	{"log-level", "HUBDESK_LOG_LEVEL", "info", "log level: debug, info, warn or error", false},
@@ -132,6 +136,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.Simulate, err = strconv.ParseBool(get("simulate")); err != nil {
 		errs = append(errs, fmt.Errorf("simulate: want true or false, got %q", get("simulate")))
+	}
+	if c.SecureCookies, err = strconv.ParseBool(get("secure-cookies")); err != nil {
+		errs = append(errs, fmt.Errorf("secure-cookies: want true or false, got %q", get("secure-cookies")))
 	}
 	c.SessionMaxAge, err = parseDuration("session-max-age", get("session-max-age"))
 	check(err)

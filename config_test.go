@@ -83,9 +83,9 @@ func TestParseConfig(t *testing.T) {
 		},
 		{
 			name: "proxies and hub timeout",
-			env:  map[string]string{"HUBDESK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5", "HUBDESK_HUB_TIMEOUT": "4s"},
+			env:  map[string]string{"HUBDESK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5", "HUBDESK_HUB_TIMEOUT": "4s", "HUBDESK_SECURE_COOKIES": "true"},
 			check: func(t *testing.T, c config) {
-				if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.5/32" || c.HubTimeout != 4*time.Second {
+				if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.5/32" || c.HubTimeout != 4*time.Second || !c.SecureCookies {
 					t.Errorf("TrustedProxies = %v, HubTimeout = %v", c.TrustedProxies, c.HubTimeout)
 				}
 			},
@@ -100,6 +100,7 @@ func TestParseConfig(t *testing.T) {
 				}
 			},
 		},
+		{name: "bad secure-cookies", env: map[string]string{"HUBDESK_SECURE_COOKIES": "yes please"}, wantErr: `secure-cookies: want true or false, got "yes please"`},
 		{name: "bad trusted proxy", env: map[string]string{"HUBDESK_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, wantErr: `trusted-proxies: "proxy.local" is not an IP address or CIDR prefix`},
 		{name: "zero hub timeout", env: map[string]string{"HUBDESK_HUB_TIMEOUT": "0s"}, wantErr: `hub-timeout: want a positive duration such as 30s or 12h, got "0s"`},
 		{name: "negative audit retention", env: map[string]string{"HUBDESK_AUDIT_RETENTION": "-720h"}, wantErr: `audit-retention: must not be negative, got "-720h"`},

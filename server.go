@@ -59,7 +59,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	secure := cfg.TLSCert != ""
+	tls := cfg.TLSCert != ""
+	secure := tls || cfg.SecureCookies
 	hashKey, blockKey := deriveKeys(sessionKey)
 	var proxyAuth *handlers.ProxyAuth
 	if cfg.ProxyAuth.UserHeader != "" {
@@ -104,7 +105,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
-	if secure {
+	if tls {
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "hubdesk: dashboard at %s://%s/ (hub: %s)\n", scheme, displayAddr(ln.Addr()), hubName)
@@ -112,7 +113,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	errc := make(chan error, 1)
 	go func() {
-		if secure {
+		if tls {
 			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
 		} else {
 			errc <- srv.Serve(ln)
