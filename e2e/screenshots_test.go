@@ -77,6 +77,14 @@ func TestScreenshots(t *testing.T) {
 		t.Fatalf("save over a colleague's change: HTTP %d, want 409", st)
 	}
 	ann.screenshot(dir, "conflict")
+
+	// The trail of all that, one entry of it, and the accounts.
+	ann.open("/audit")
+	ann.screenshot(dir, "audit")
+	ann.open("/audit/1")
+	ann.screenshot(dir, "audit-entry")
+	ann.open("/admin/users")
+	ann.screenshot(dir, "accounts")
 }
 
 // editDesired opens a twin editor, sets keys of the desired properties
