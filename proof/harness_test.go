@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,11 +22,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/net/html"
 
 	"github.com/hubdesk/hubdesk/handlers"
 	"github.com/hubdesk/hubdesk/hub"
 	"github.com/hubdesk/hubdesk/hub/emulator"
+	"github.com/hubdesk/hubdesk/internal/formtest"
 	"github.com/hubdesk/hubdesk/static"
 	"github.com/hubdesk/hubdesk/storage"
 )
@@ -224,109 +223,11 @@ func (b *browser) signIn(ctx context.Context, name string) error {
 	return nil
 }
 
-// htmlForm is a form on a page as a browser would submit it.
-type htmlForm struct {
-	actions []string // the form's action and its buttons' formactions
-	values  url.Values
-}
-
 // formFor returns the values of the form on body that can be sent to
 // action (by its action or a button's formaction), as a browser fills it
-// in: hidden and text inputs, checked radios and checkboxes, textareas and
-// selects. It is handlers/forms_test.go's reader, which this package
-// cannot import.
+// in.
 func formFor(body, action string) (url.Values, error) {
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	var forms []htmlForm
-	var cur *htmlForm
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch n.Data {
-			case "form":
-				forms = append(forms, htmlForm{actions: []string{attr(n, "action")}, values: url.Values{}})
-				cur = &forms[len(forms)-1]
-			case "input":
-				if cur == nil || attr(n, "name") == "" {
-					break
-				}
-				switch attr(n, "type") {
-				case "radio", "checkbox":
-					if hasAttr(n, "checked") {
-						v := attr(n, "value")
-						if !hasAttr(n, "value") {
-							v = "on"
-						}
-						cur.values.Set(attr(n, "name"), v)
-					}
-				case "submit", "button":
-				default:
-					cur.values.Set(attr(n, "name"), attr(n, "value"))
-				}
-			case "textarea":
-				if cur != nil {
-					v := ""
-					if n.FirstChild != nil {
-						v = n.FirstChild.Data
-					}
-					cur.values.Set(attr(n, "name"), v)
-				}
-			case "select":
-				if cur == nil {
-					break
-				}
-				first, chosen := "", ""
-				for o := n.FirstChild; o != nil; o = o.NextSibling {
-					if o.Type != html.ElementNode || o.Data != "option" {
-						continue
-					}
-					if first == "" {
-						first = attr(o, "value")
-					}
-					if hasAttr(o, "selected") {
-						chosen = attr(o, "value")
-					}
-				}
-				if chosen == "" {
-					chosen = first
-				}
-				cur.values.Set(attr(n, "name"), chosen)
-			case "button":
-				if cur != nil && attr(n, "formaction") != "" {
-					cur.actions = append(cur.actions, attr(n, "formaction"))
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-		if n.Type == html.ElementNode && n.Data == "form" {
-			cur = nil
-		}
-	}
-	walk(doc)
-	for _, f := range forms {
-		if slices.Contains(f.actions, action) {
-			return f.values, nil
-		}
-	}
-	return nil, fmt.Errorf("no form posts to %s", action)
-}
-
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func hasAttr(n *html.Node, name string) bool {
-	return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == name })
+	return formtest.For(body, action)
 }
 
 // twinETagN is the counter a twin etag encodes (base64 of 8 bytes, big
