@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,12 +30,20 @@ const testPassword = "correct horse battery staple"
 
 // app is a dashboard served over real HTTP on an emulated hub.
 type app struct {
+	// t is nil when the app serves a fuzz target; the browser helpers
+	// need it.
 	t    *testing.T
 	url  string
 	hub  *hub.Client
 	emu  *emulator.Server
 	db   *storage.DB
 	logs *strings.Builder
+	// e is the dashboard's echo instance, for its routes and for serving
+	// requests without HTTP.
+	e *echo.Echo
+	// hashKey and blockKey are the session cookies' keys, random per app,
+	// so that tests can forge cookies and look for the keys in output.
+	hashKey, blockKey []byte
 }
 
 type appOptions struct {
@@ -47,59 +56,86 @@ type appOptions struct {
 	dashboardHub func(emu *emulator.Server) *hub.Client
 	hubTimeout   time.Duration
 	proxies      []netip.Prefix
+	// secure serves the dashboard as if behind TLS: Secure cookies, HSTS.
+	secure bool
+	proxy  *handlers.ProxyAuth
+	// debugLogs logs at debug level, the emulator's logs too, so that the
+	// logs hold everything a leak could hide in.
+	debugLogs bool
 }
 
-func newApp(t *testing.T, opt appOptions) *app {
-	t.Helper()
+// newApp starts a dashboard with three people (alice the admin, ed the
+// editor, vic the viewer). It takes a testing.TB so that fuzz targets can
+// use it too; the browser helpers need a *testing.T.
+func newApp(tb testing.TB, opt appOptions) *app {
+	tb.Helper()
+	logs := &strings.Builder{}
+	level := slog.LevelInfo
+	if opt.debugLogs {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, &slog.HandlerOptions{Level: level}))
+	if opt.debugLogs && opt.emulator.Logger == nil {
+		opt.emulator.Logger = logger
+	}
 	emu, err := emulator.NewServer(opt.emulator)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { emu.Close() })
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
+	tb.Cleanup(func() { emu.Close() })
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	for _, u := range []struct {
 		name string
 		role storage.Role
 	}{{"alice", storage.RoleAdmin}, {"ed", storage.RoleEditor}, {"vic", storage.RoleViewer}} {
 		if err := db.CreateUser(context.Background(), u.name, testPassword, u.role); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	assets, err := static.New()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if opt.maxAge == 0 {
 		opt.maxAge = time.Hour
 	}
-	logs := &strings.Builder{}
 	metrics := handlers.NewMetrics()
 	dashboardHub := emu.Client(hub.WithObserver(metrics.ObserveHub))
 	if opt.dashboardHub != nil {
 		dashboardHub = opt.dashboardHub(emu)
 	}
+	hashKey, blockKey := randomBytes(64), randomBytes(32)
 	h := handlers.New(handlers.Deps{
 		Hub:           dashboardHub,
 		Metrics:       metrics,
 		HubName:       emu.HostName(),
 		DB:            db,
-		Sessions:      handlers.NewCookieStore([]byte(strings.Repeat("k", 64)), []byte(strings.Repeat("b", 32)), opt.maxAge, false),
+		Sessions:      handlers.NewCookieStore(hashKey, blockKey, opt.maxAge, opt.secure),
 		Assets:        assets,
-		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil)),
+		Logger:        logger,
+		Secure:        opt.secure,
 		SessionMaxAge: opt.maxAge,
 		HubTimeout:    opt.hubTimeout,
 		Proxies:       opt.proxies,
+		ProxyAuth:     opt.proxy,
 		Now:           opt.now,
 	})
 	e := echo.New()
 	h.Register(e)
 	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return &app{t: t, url: srv.URL, hub: emu.Client(), emu: emu, db: db, logs: logs}
+	tb.Cleanup(srv.Close)
+	t, _ := tb.(*testing.T)
+	return &app{t: t, url: srv.URL, hub: emu.Client(), emu: emu, db: db, logs: logs, e: e, hashKey: hashKey, blockKey: blockKey}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 // lockedWriter lets the server's goroutines log into one builder.

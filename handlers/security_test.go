@@ -2,19 +2,15 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,93 +18,28 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
-	"github.com/labstack/echo/v4"
 
 	"github.com/hubdesk/hubdesk/handlers"
 	"github.com/hubdesk/hubdesk/hub"
 	"github.com/hubdesk/hubdesk/hub/emulator"
-	"github.com/hubdesk/hubdesk/static"
+	"github.com/hubdesk/hubdesk/internal/formtest"
 	"github.com/hubdesk/hubdesk/storage"
 )
 
-// secApp is a dashboard like newApp's that keeps what the security tests
-// look behind: the echo instance (for its routes), the emulator (for the
-// hub's own keys) and the session keys. It takes a testing.TB so that fuzz
-// targets can use it too; its browser helpers need a *testing.T.
-type secApp struct {
-	*app
-	e                 *echo.Echo
-	emu               *emulator.Server
-	hashKey, blockKey []byte
-	h                 *handlers.Handler
-}
+// secOptions are appOptions; fuzz_test.go still names them so.
+type secOptions = appOptions
 
-type secOptions struct {
-	secure bool
-	proxy  *handlers.ProxyAuth
-	now    func() time.Time
-}
-
-func newSecApp(tb testing.TB, opt secOptions) *secApp {
-	tb.Helper()
-	logs := &strings.Builder{}
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	emu, err := emulator.NewServer(emulator.Options{Logger: logger})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { emu.Close() })
-	ctx := context.Background()
-	db, err := storage.OpenSQLite(ctx, filepath.Join(tb.TempDir(), "hubdesk.db"), storage.Options{BcryptCost: 4})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	for _, u := range []struct {
-		name string
-		role storage.Role
-	}{{"alice", storage.RoleAdmin}, {"ed", storage.RoleEditor}, {"vic", storage.RoleViewer}} {
-		if err := db.CreateUser(ctx, u.name, testPassword, u.role); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	assets, err := static.New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &secApp{emu: emu, hashKey: randomBytes(64), blockKey: randomBytes(32)}
-	s.h = handlers.New(handlers.Deps{
-		Hub:           emu.Client(),
-		Metrics:       handlers.NewMetrics(),
-		HubName:       emu.HostName(),
-		DB:            db,
-		Sessions:      handlers.NewCookieStore(s.hashKey, s.blockKey, time.Hour, opt.secure),
-		Assets:        assets,
-		Logger:        logger,
-		Secure:        opt.secure,
-		SessionMaxAge: time.Hour,
-		ProxyAuth:     opt.proxy,
-		Now:           opt.now,
-	})
-	s.e = echo.New()
-	s.h.Register(s.e)
-	srv := httptest.NewServer(s.e)
-	tb.Cleanup(srv.Close)
-	t, _ := tb.(*testing.T)
-	s.app = &app{t: t, url: srv.URL, hub: emu.Client(), db: db, logs: logs}
-	return s
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
+// newSecApp is newApp with debug logs from the dashboard and the emulator,
+// so that the security tests can look for secrets in everything logged.
+func newSecApp(tb testing.TB, opt appOptions) *app {
+	opt.debugLogs = true
+	return newApp(tb, opt)
 }
 
 // seed gives the hub a device and a module with symmetric keys and a twin,
 // and the audit trail one twin change made through the dashboard, so every
 // route has something real to act on. It returns that entry's id.
-func (s *secApp) seed(t *testing.T) int64 {
+func (s *app) seed(t *testing.T) int64 {
 	t.Helper()
 	ctx := context.Background()
 	createDevices(t, s.hub, "dev1", "dev2")
@@ -136,7 +67,7 @@ func (s *secApp) seed(t *testing.T) int64 {
 
 // state is everything a write could change: the hub's devices, modules and
 // twins with their etags, the audit trail and the accounts.
-func (s *secApp) state(t *testing.T) string {
+func (s *app) state(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	var out strings.Builder
@@ -255,7 +186,7 @@ func userWith(r storage.Role) string {
 // same request from the right role is the control: it is let through, and
 // writes when the route writes, so the refusals are the checks' doing.
 func TestMutatingRoutes(t *testing.T) {
-	probe := newSecApp(t, secOptions{})
+	probe := newSecApp(t, appOptions{})
 	rules := mutatingRoutes()
 	var routes []string
 	for _, r := range probe.e.Routes() {
@@ -279,7 +210,7 @@ func TestMutatingRoutes(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			rule := rules[key]
 			method, route, _ := strings.Cut(key, " ")
-			s := newSecApp(t, secOptions{})
+			s := newSecApp(t, appOptions{})
 			auditID := s.seed(t)
 			path := fill(route, auditID)
 			want := s.state(t)
@@ -390,13 +321,11 @@ func TestMutatingRoutes(t *testing.T) {
 // formFor is the fields of the form on page that posts to action.
 func formFor(t *testing.T, page, action string) url.Values {
 	t.Helper()
-	for _, f := range pageForms(page) {
-		if slices.Contains(f.actions, action) {
-			return f.values
-		}
+	f, err := formtest.For(page, action)
+	if err != nil {
+		t.Fatalf("%v on the page", err)
 	}
-	t.Fatalf("no form posts to %s on the page", action)
-	return nil
+	return f
 }
 
 // cookieNamed is the Set-Cookie of res named name.
@@ -413,7 +342,7 @@ func cookieNamed(t *testing.T, res *http.Response, name string) *http.Cookie {
 
 // signInRaw signs name in with a client that keeps no cookies for it, so
 // Secure cookies can be read over plain HTTP; it returns the answer.
-func (s *secApp) signInRaw(t *testing.T, name string) *http.Response {
+func (s *app) signInRaw(t *testing.T, name string) *http.Response {
 	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := c.Get(s.url + "/login")
@@ -450,7 +379,7 @@ func readAll(res *http.Response) string {
 func TestCookieFlags(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		t.Run("secure="+strconv.FormatBool(secure), func(t *testing.T) {
-			s := newSecApp(t, secOptions{secure: secure})
+			s := newSecApp(t, appOptions{secure: secure})
 			res := s.signInRaw(t, "vic")
 			tests := []struct {
 				name     string
@@ -497,7 +426,7 @@ func TestCookieFlags(t *testing.T) {
 
 // encodeSession makes a session cookie as the server would with its keys:
 // what an attacker could plant is one the server once issued.
-func (s *secApp) encodeSession(t *testing.T, values map[any]any) *http.Cookie {
+func (s *app) encodeSession(t *testing.T, values map[any]any) *http.Cookie {
 	t.Helper()
 	v, err := securecookie.EncodeMulti("hubdesk_session", values, securecookie.New(s.hashKey, s.blockKey))
 	if err != nil {
@@ -506,7 +435,7 @@ func (s *secApp) encodeSession(t *testing.T, values map[any]any) *http.Cookie {
 	return &http.Cookie{Name: "hubdesk_session", Value: v, Path: "/"}
 }
 
-func (s *secApp) decodeSession(t *testing.T, c *http.Cookie) map[any]any {
+func (s *app) decodeSession(t *testing.T, c *http.Cookie) map[any]any {
 	t.Helper()
 	values := map[any]any{}
 	if err := securecookie.DecodeMulti("hubdesk_session", c.Value, &values, securecookie.New(s.hashKey, s.blockKey)); err != nil {
@@ -534,7 +463,7 @@ func (b *browser) setCookie(c *http.Cookie) {
 // attacker who got one into the victim's browser would, and checks that
 // signing in issues a fresh one that carries nothing over.
 func TestSessionFixation(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	planted := s.encodeSession(t, map[any]any{
 		"planted":      "by mallory",
 		"flash":        []any{"ok\x00Mallory was here"},
@@ -566,7 +495,7 @@ func TestSessionFixation(t *testing.T) {
 // cookie naming alice signed with other keys, or tampered with, is no
 // session at all.
 func TestForgedSession(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	real := s.encodeSession(t, map[any]any{"user": "alice", "issued": time.Now().Unix()})
 	otherKeys, err := securecookie.EncodeMulti("hubdesk_session", map[any]any{"user": "alice", "issued": time.Now().Unix()},
 		securecookie.New(randomBytes(64), randomBytes(32)))
@@ -602,7 +531,7 @@ func TestForgedSession(t *testing.T) {
 // it at once is a change to the account, which requireRole reads on every
 // request: disabling the account, or lowering its role.
 func TestCapturedCookieAfterLogout(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	b := s.browser()
 	b.signIn("ed")
 	captured := b.sessionCookie()
@@ -676,7 +605,7 @@ func (b *browser) tryPassword(name, password string, header http.Header) (*http.
 func TestSignInRateLimit(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	s := newSecApp(t, secOptions{now: clock})
+	s := newSecApp(t, appOptions{now: clock})
 	attacker := s.browserFrom("127.0.0.2")
 	for i := 1; i <= 10; i++ {
 		if res, _ := attacker.tryPassword("vic", fmt.Sprintf("guess number %d", i), nil); res.StatusCode != http.StatusUnauthorized {
@@ -723,7 +652,7 @@ func TestSignInRateLimit(t *testing.T) {
 // stopped by the per-address limit, though it names a new address in
 // X-Forwarded-For with every attempt (no proxy is trusted here).
 func TestSignInSpraying(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	b := s.browserFrom("127.0.0.6")
 	for i := 1; i <= 10; i++ {
 		xff := http.Header{"X-Forwarded-For": {fmt.Sprintf("203.0.113.%d", i)}}
@@ -782,7 +711,7 @@ func TestNoOpenRedirect(t *testing.T) {
 		t.Run(strings.ReplaceAll(next, "%", "pct"), func(t *testing.T) {
 			// Each case signs in twice: a new app keeps clear of the
 			// sign-in rate limit.
-			s := newSecApp(t, secOptions{})
+			s := newSecApp(t, appOptions{})
 			b := s.browser()
 			// Through the page: the form's next is what the browser posts.
 			res, page := b.get("/login?next=" + url.QueryEscape(next))
@@ -808,7 +737,7 @@ func TestNoOpenRedirect(t *testing.T) {
 		})
 	}
 	// A few that must survive, so the filter is not simply "/" for all.
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	for _, next := range []string{"/devices?q=sensor", "/devices/dev%2F1/twin", "/audit?person=ed"} {
 		b := s.browser()
 		res, _ := b.post("/login", url.Values{"_csrf": {b.csrf("/login")}, "name": {"vic"}, "password": {testPassword}, "next": {next}})
@@ -821,7 +750,7 @@ func TestNoOpenRedirect(t *testing.T) {
 // TestNoOpenRedirectSSO: someone the sign-on proxy has signed in skips the
 // sign-in page straight to next; it must stay on the site too.
 func TestNoOpenRedirectSSO(t *testing.T) {
-	s := newSecApp(t, secOptions{proxy: &handlers.ProxyAuth{
+	s := newSecApp(t, appOptions{proxy: &handlers.ProxyAuth{
 		UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups",
 		Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Roles:   []handlers.GroupRole{{Group: "support", Role: storage.RoleViewer}},
@@ -844,7 +773,7 @@ func TestNoOpenRedirectSSO(t *testing.T) {
 // secrets are the values no page or log line may show, by name.
 type secrets map[string]string
 
-func (s *secApp) secrets(t *testing.T) secrets {
+func (s *app) secrets(t *testing.T) secrets {
 	t.Helper()
 	ctx := context.Background()
 	out := secrets{}
@@ -911,7 +840,7 @@ func (ss secrets) leaks(text string) []string {
 // session key or password appears in a page (the reveal answers aside,
 // which exist to show a device's keys) or in a log line.
 func TestNoSecretsInPagesOrLogs(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	auditID := s.seed(t)
 	ctx := context.Background()
 	if _, err := s.hub.CreateDevice(ctx, &hub.Device{DeviceID: "own-keys", Authentication: &hub.AuthenticationMechanism{
@@ -1010,7 +939,7 @@ func TestNoSecretsInPagesOrLogs(t *testing.T) {
 // needed sign-in: the return URL keeps all of its query, and a query
 // smuggling its own next cannot choose where sign-in leads.
 func TestSignInReturnsToTheWholeURL(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	tests := []struct{ page, want string }{
 		{"/devices?q=sensor&status=disabled&size=25", "/devices?q=sensor&status=disabled&size=25"},
 		{"/audit?person=ed&action=twin.update", "/audit?person=ed&action=twin.update"},
@@ -1040,7 +969,7 @@ func TestSignInReturnsToTheWholeURL(t *testing.T) {
 // person many times, are never refused, and do not use up the attempts
 // a wrong password has.
 func TestSuccessfulSignInsAreNotLimited(t *testing.T) {
-	s := newSecApp(t, secOptions{})
+	s := newSecApp(t, appOptions{})
 	for i := 1; i <= 15; i++ {
 		who := []string{"alice", "ed", "vic"}[i%3]
 		if res, _ := s.browser().tryPassword(who, testPassword, nil); res.StatusCode != http.StatusSeeOther {
