@@ -63,7 +63,7 @@ var twinSteps = []string{"edit", "review", "save", "resolve", "overwrite"}
 // (readTwinForm, prepare, checked, twinedit's Diff and Rebase) are
 // reached only this way.
 func FuzzTwinForm(f *testing.F) {
-	s := newSecApp(f, secOptions{})
+	s := newSecApp(f, appOptions{})
 	ctx := context.Background()
 	if _, err := s.hub.CreateDevice(ctx, &hub.Device{DeviceID: "dev1"}); err != nil {
 		f.Fatal(err)

@@ -26,9 +26,6 @@ import (
 	"github.com/hubdesk/hubdesk/storage"
 )
 
-// secOptions are appOptions; fuzz_test.go still names them so.
-type secOptions = appOptions
-
 // newSecApp is newApp with debug logs from the dashboard and the emulator,
 // so that the security tests can look for secrets in everything logged.
 func newSecApp(tb testing.TB, opt appOptions) *app {
