@@ -93,12 +93,12 @@ type Emulator struct {
 	policies  map[string]policyKeys
 	// signed remembers Authorization headers whose signature checked out,
 	// as clients send one token for its whole lifetime.
-	signed signatureCache
-	maxBody   int64
-	now       func() time.Time
-	log       *slog.Logger
-	faults    *faults
-	routes    []route
+	signed  signatureCache
+	maxBody int64
+	now     func() time.Time
+	log     *slog.Logger
+	faults  *faults
+	routes  []route
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
