@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -261,4 +262,37 @@ func unquote(etag string) string {
 // rate is n per d, for logs.
 func rate(n int, d time.Duration) string {
 	return fmt.Sprintf("%.1f/s", float64(n)/d.Seconds())
+}
+
+// runEditors has editors people play rounds rounds of round at once, each
+// in a browser of their own signed in as editorName(e) and with a random
+// source of their own, and returns how long they took. An editor's first
+// error ends its rounds and fails t.
+func runEditors(t *testing.T, d *dashboard, editors, rounds int, round func(ctx context.Context, b *browser, rng *rand.Rand, e, r int) error) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	began := time.Now()
+	errs := make(chan error, editors)
+	var wg sync.WaitGroup
+	for e := range editors {
+		wg.Go(func() {
+			b := newBrowser(d.url, e)
+			defer b.close()
+			rng := rand.New(rand.NewPCG(uint64(e), 7))
+			err := b.signIn(ctx, editorName(e))
+			for r := 0; err == nil && r < rounds; r++ {
+				err = round(ctx, b, rng, e, r)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", editorName(e), err)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(began)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	return took
 }

@@ -51,36 +51,16 @@ func TestNoLostUpdateIdentity(t *testing.T) {
 		saves  []identitySave
 		gaveUp int
 	)
-	began := time.Now()
-	errs := make(chan error, editors)
-	var wg sync.WaitGroup
-	for e := range editors {
-		wg.Go(func() {
-			b := newBrowser(d.url, e)
-			defer b.close()
-			rng := rand.New(rand.NewPCG(uint64(e), 11))
-			err := b.signIn(ctx, editorName(e))
-			for r := 0; err == nil && r < rounds; r++ {
-				var s []identitySave
-				s, err = editIdentity(ctx, b, rng, e, r, maxTries)
-				mu.Lock()
-				saves = append(saves, s...)
-				if err == nil && !s[len(s)-1].saved {
-					gaveUp++
-				}
-				mu.Unlock()
-			}
-			if err != nil {
-				errs <- fmt.Errorf("%s: %w", editorName(e), err)
-			}
-		})
-	}
-	wg.Wait()
-	took := time.Since(began)
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	took := runEditors(t, d, editors, rounds, func(ctx context.Context, b *browser, rng *rand.Rand, e, r int) error {
+		s, err := editIdentity(ctx, b, rng, e, r, maxTries)
+		mu.Lock()
+		defer mu.Unlock()
+		saves = append(saves, s...)
+		if err == nil && !s[len(s)-1].saved {
+			gaveUp++
+		}
+		return err
+	})
 	if t.Failed() {
 		return
 	}

@@ -56,38 +56,18 @@ func TestNoLostUpdateTwin(t *testing.T) {
 		onTop   int // conflicts resolved by applying the draft on top
 		gaveUp  int
 	)
-	began := time.Now()
-	errs := make(chan error, editors)
-	var wg sync.WaitGroup
-	for e := range editors {
-		wg.Go(func() {
-			b := newBrowser(d.url, e)
-			defer b.close()
-			rng := rand.New(rand.NewPCG(uint64(e), 7))
-			err := b.signIn(ctx, editorName(e))
-			for r := 0; err == nil && r < rounds; r++ {
-				var s editOutcome
-				s, err = editTwin(ctx, b, rng, e, r, maxTries)
-				mu.Lock()
-				saves = append(saves, s.saves...)
-				resolve += s.resolved
-				onTop += s.onTop
-				if s.gaveUp {
-					gaveUp++
-				}
-				mu.Unlock()
-			}
-			if err != nil {
-				errs <- fmt.Errorf("%s: %w", editorName(e), err)
-			}
-		})
-	}
-	wg.Wait()
-	took := time.Since(began)
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	took := runEditors(t, d, editors, rounds, func(ctx context.Context, b *browser, rng *rand.Rand, e, r int) error {
+		s, err := editTwin(ctx, b, rng, e, r, maxTries)
+		mu.Lock()
+		defer mu.Unlock()
+		saves = append(saves, s.saves...)
+		resolve += s.resolved
+		onTop += s.onTop
+		if s.gaveUp {
+			gaveUp++
+		}
+		return err
+	})
 	if t.Failed() {
 		return
 	}
