@@ -263,6 +263,57 @@ func (a *app) otherWriter(patch string) func() error {
 
 // onlyAudit is the one audit entry, failing the test if there is not
 // exactly one.
+// saveWithoutAnswer submits the form of page to action with set while the
+// proxy loses the write's request or answer (and with thenBreak every
+// read after it), another person writing meanwhile if set. It checks the
+// status, the page the person ends on and how many writes reached the
+// hub, and returns that page.
+func saveWithoutAnswer(t *testing.T, b *browser, p *hubProxy, l loss, thenBreak bool, meanwhile func() error,
+	page, action string, set url.Values, status int, writes int32, want ...string) string {
+	t.Helper()
+	p.loseNext(l, thenBreak, meanwhile)
+	res, body := b.submit(page, action, set)
+	p.heal()
+	if res.StatusCode != status {
+		t.Fatalf("save: %d, want %d\n%s", res.StatusCode, status, body)
+	}
+	if res.StatusCode == http.StatusSeeOther {
+		_, body = b.get(res.Header.Get("Location"))
+	}
+	mustContain(t, body, want...)
+	if got := p.writes.Load(); got != writes {
+		t.Errorf("%d writes reached the hub, want %d", got, writes)
+	}
+	return body
+}
+
+// checkOnlyAudit checks the trail's one entry: its outcome, its detail, and
+// when it is ok the resource's etag after.
+func checkOnlyAudit(t *testing.T, a *app, outcome storage.AuditOutcome, detail, etag string) {
+	t.Helper()
+	e := onlyAudit(t, a)
+	if e.Outcome != outcome || !strings.Contains(e.Detail, detail) {
+		t.Errorf("audit: %s %q, want %s with %q", e.Outcome, e.Detail, outcome, detail)
+	}
+	if e.Outcome == storage.AuditOK && e.ETagAfter != etag {
+		t.Errorf("audit etag after %q, want the resource's %q", e.ETagAfter, etag)
+	}
+}
+
+// sendAgain submits the form the person was offered once more: it must get
+// status and reach the hub exactly once.
+func sendAgain(t *testing.T, b *browser, p *hubProxy, page, action string, status int) {
+	t.Helper()
+	writes := p.writes.Load()
+	res, body := b.submit(page, action, nil)
+	if res.StatusCode != status {
+		t.Fatalf("send again: %d, want %d\n%s", res.StatusCode, status, body)
+	}
+	if got := p.writes.Load(); got != writes+1 {
+		t.Errorf("sending again made %d writes, want 1", got-writes)
+	}
+}
+
 func onlyAudit(t *testing.T, a *app) storage.AuditEntry {
 	t.Helper()
 	entries, _, err := a.db.ListAudit(context.Background(), storage.AuditFilter{})
@@ -322,41 +373,16 @@ func TestTwinSaveWithoutAnswer(t *testing.T) {
 			if tt.meanwhile != "" {
 				meanwhile = a.otherWriter(tt.meanwhile)
 			}
-			p.loseNext(tt.lose, tt.thenBreak, meanwhile)
-			res, body := b.submit(review, savePath, nil)
-			p.heal()
-			if res.StatusCode != tt.status {
-				t.Fatalf("save: %d, want %d\n%s", res.StatusCode, tt.status, body)
-			}
-			if res.StatusCode == http.StatusSeeOther {
-				_, body = b.get(res.Header.Get("Location"))
-			}
-			mustContain(t, body, tt.want...)
-			if got := p.writes.Load(); got != tt.writes {
-				t.Errorf("%d writes reached the hub, want %d", got, tt.writes)
-			}
+			body := saveWithoutAnswer(t, b, p, tt.lose, tt.thenBreak, meanwhile, review, savePath, nil, tt.status, tt.writes, tt.want...)
 			_, desired, etag := a.twinState()
 			if desired["fw"] != tt.fw {
 				t.Errorf("fw on the hub = %v, want %s", desired["fw"], tt.fw)
 			}
-			e := onlyAudit(t, a)
-			if e.Outcome != tt.outcome || !strings.Contains(e.Detail, tt.detail) {
-				t.Errorf("audit: %s %q, want %s with %q", e.Outcome, e.Detail, tt.outcome, tt.detail)
-			}
-			if e.Outcome == storage.AuditOK && e.ETagAfter != etag {
-				t.Errorf("audit etag after %q, want the twin's %q", e.ETagAfter, etag)
-			}
+			checkOnlyAudit(t, a, tt.outcome, tt.detail, etag)
 			if tt.again == 0 {
 				return
 			}
-			writes := p.writes.Load()
-			res, body = b.submit(body, savePath, nil)
-			if res.StatusCode != tt.again {
-				t.Fatalf("send again: %d, want %d\n%s", res.StatusCode, tt.again, body)
-			}
-			if got := p.writes.Load(); got != writes+1 {
-				t.Errorf("sending again made %d writes, want 1", got-writes)
-			}
+			sendAgain(t, b, p, body, savePath, tt.again)
 			_, desired, now := a.twinState()
 			switch {
 			case desired["fw"] != "2.0":
@@ -419,41 +445,17 @@ func TestIdentitySaveWithoutAnswer(t *testing.T) {
 			if tt.colleague {
 				meanwhile = colleague(a)
 			}
-			p.loseNext(tt.lose, tt.thenBreak, meanwhile)
-			res, body := b.submit(page, "/devices/dev1", url.Values{"statusReason": {"checked"}})
-			p.heal()
-			if res.StatusCode != tt.status {
-				t.Fatalf("save: %d, want %d\n%s", res.StatusCode, tt.status, body)
-			}
-			if res.StatusCode == http.StatusSeeOther {
-				_, body = b.get(res.Header.Get("Location"))
-			}
-			mustContain(t, body, tt.want...)
-			if got := p.writes.Load(); got != tt.writes {
-				t.Errorf("%d writes reached the hub, want %d", got, tt.writes)
-			}
+			body := saveWithoutAnswer(t, b, p, tt.lose, tt.thenBreak, meanwhile, page, "/devices/dev1",
+				url.Values{"statusReason": {"checked"}}, tt.status, tt.writes, tt.want...)
 			d := getDevice(t, a, "dev1")
 			if d.StatusReason != tt.reason {
 				t.Errorf("status reason on the hub = %q, want %q", d.StatusReason, tt.reason)
 			}
-			e := onlyAudit(t, a)
-			if e.Outcome != tt.outcome || !strings.Contains(e.Detail, tt.detail) {
-				t.Errorf("audit: %s %q, want %s with %q", e.Outcome, e.Detail, tt.outcome, tt.detail)
-			}
-			if e.Outcome == storage.AuditOK && e.ETagAfter != d.ETag {
-				t.Errorf("audit etag after %q, want the device's %q", e.ETagAfter, d.ETag)
-			}
+			checkOnlyAudit(t, a, tt.outcome, tt.detail, d.ETag)
 			if tt.again == 0 {
 				return
 			}
-			writes := p.writes.Load()
-			res, body = b.submit(body, "/devices/dev1", nil)
-			if res.StatusCode != tt.again {
-				t.Fatalf("send again: %d, want %d\n%s", res.StatusCode, tt.again, body)
-			}
-			if got := p.writes.Load(); got != writes+1 {
-				t.Errorf("sending again made %d writes, want 1", got-writes)
-			}
+			sendAgain(t, b, p, body, "/devices/dev1", tt.again)
 			now := getDevice(t, a, "dev1")
 			switch {
 			case now.StatusReason != "checked":
