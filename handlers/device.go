@@ -266,18 +266,28 @@ func (h *Handler) identityConflict(c echo.Context, cur *hub.Device, base, mine i
 		Message: why + " The form now holds the latest version with your changes on top; check the fields below and save again."}}, changes, nil)
 }
 
-// settleIdentity answers an identity save that failed with err, an
-// uncertain error, by reading the device back, as settleTwin does for
-// twins. cur is the device as the save found it.
-func (h *Handler) settleIdentity(c echo.Context, cur *hub.Device, etag string, base, mine identity, entry storage.AuditEntry, err error) error {
+// settleDevice settles a device write conditional on etag ("" for a
+// create) by reading the device back (see settle): holds says whether the device holds the
+// write's change. It returns the device as read, nil if it could not be.
+func (h *Handler) settleDevice(c echo.Context, id, etag string, holds func(*hub.Device) bool) (fate, *hub.Device, error) {
 	var now *hub.Device
-	fate, rerr := h.settle(c, etag, func(ctx context.Context) (string, bool, error) {
-		d, err := h.Hub.GetDevice(ctx, cur.DeviceID)
+	fate, err := h.settle(c, etag, func(ctx context.Context) (string, bool, error) {
+		d, err := h.Hub.GetDevice(ctx, id)
 		if err != nil {
 			return "", false, err
 		}
 		now = d
-		return d.ETag, holdsIdentity(base, mine, identityOf(d)), nil
+		return d.ETag, holds(d), nil
+	})
+	return fate, now, err
+}
+
+// settleIdentity answers an identity save that failed with err, an
+// uncertain error, by reading the device back, as settleTwin does for
+// twins. cur is the device as the save found it.
+func (h *Handler) settleIdentity(c echo.Context, cur *hub.Device, etag string, base, mine identity, entry storage.AuditEntry, err error) error {
+	fate, now, rerr := h.settleDevice(c, cur.DeviceID, etag, func(d *hub.Device) bool {
+		return holdsIdentity(base, mine, identityOf(d))
 	})
 	switch fate {
 	case applied:
@@ -397,14 +407,8 @@ func (h *Handler) changeKeys(c echo.Context) error {
 // failed with err, an uncertain error, by reading the device back: the
 // keys are new only if the hub holds exactly the ones sent.
 func (h *Handler) settleKeys(c echo.Context, upd *hub.Device, etag, done string, entry storage.AuditEntry, err error) error {
-	var now *hub.Device
-	fate, _ := h.settle(c, etag, func(ctx context.Context) (string, bool, error) {
-		d, err := h.Hub.GetDevice(ctx, upd.DeviceID)
-		if err != nil {
-			return "", false, err
-		}
-		now = d
-		return d.ETag, identityOf(d).KeysHash == identityOf(upd).KeysHash, nil
+	fate, now, _ := h.settleDevice(c, upd.DeviceID, etag, func(d *hub.Device) bool {
+		return identityOf(d).KeysHash == identityOf(upd).KeysHash
 	})
 	switch fate {
 	case applied:
@@ -543,15 +547,7 @@ func (h *Handler) renderNewDevice(c echo.Context, status int, m views.NewDevice,
 // which the hub refuses (409) when the id is taken: it cannot be applied
 // twice either.
 func (h *Handler) settleDeviceCreate(c echo.Context, m views.NewDevice, sent *hub.Device, entry storage.AuditEntry, err error) error {
-	var now *hub.Device
-	fate, rerr := h.settle(c, "", func(ctx context.Context) (string, bool, error) {
-		d, err := h.Hub.GetDevice(ctx, sent.DeviceID)
-		if err != nil {
-			return "", false, err
-		}
-		now = d
-		return d.ETag, holdsNewDevice(sent, d), nil
-	})
+	fate, now, rerr := h.settleDevice(c, sent.DeviceID, "", func(d *hub.Device) bool { return holdsNewDevice(sent, d) })
 	var msg string
 	switch fate {
 	case applied:
